@@ -1,0 +1,5 @@
+import sys
+
+from ganhub.cli import main
+
+sys.exit(main())

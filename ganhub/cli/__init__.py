@@ -1,0 +1,58 @@
+"""The ``ganhub`` command: a thin argparse shell over the Python API.
+
+Each area registers its sub-commands from its own module (``register(subparsers)``), and every
+command function receives the parsed ``args`` and returns an exit code. Modules here must not import
+TensorFlow at import time: ``ganhub list`` and ``ganhub cache`` answer without it.
+"""
+import argparse
+import importlib
+import sys
+
+from ganhub.errors import GanhubError
+
+# Order here is the order in `ganhub --help`.
+_COMMAND_MODULES = ("hub", "sample", "evaluate", "train")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="ganhub",
+        description="Pretrained GAN generators from The GAN Landscape (compare_gan) in TensorFlow 2: "
+                    "list, download, sample, evaluate, train and export them.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"ganhub.cli.{name}")
+        except ModuleNotFoundError as exc:  # an area not built yet
+            if exc.name != f"ganhub.cli.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def _version():
+    from ganhub import __version__
+    return f"ganhub {__version__}"
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except GanhubError as exc:
+        print(f"ganhub {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"ganhub {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
