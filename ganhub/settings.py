@@ -52,3 +52,41 @@ def extra_catalogs():
 def fashion_mnist_dir():
     """Where the Debian package dataset-fashion-mnist installs the IDX files."""
     return Path(os.environ.get("GANHUB_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+
+
+# Hub client (ganhub/hub): HTTP, cache locking and archive limits.
+def _env_float(name, default):
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return float(default)
+
+
+def http_connect_timeout():
+    """GANHUB_CONNECT_TIMEOUT seconds to open a connection (default 10)."""
+    return _env_float("GANHUB_CONNECT_TIMEOUT", 10)
+
+
+def http_read_timeout():
+    """GANHUB_READ_TIMEOUT seconds without a byte before a read is abandoned and retried (default 60)."""
+    return _env_float("GANHUB_READ_TIMEOUT", 60)
+
+
+def http_retries():
+    """GANHUB_HTTP_RETRIES attempts after the first on connection errors and 5xx (default 5)."""
+    return int(_env_float("GANHUB_HTTP_RETRIES", 5))
+
+
+def lock_timeout():
+    """GANHUB_LOCK_TIMEOUT seconds a process waits for another one's download (default 1800)."""
+    return _env_float("GANHUB_LOCK_TIMEOUT", 1800)
+
+
+def lock_stale_after():
+    """GANHUB_LOCK_STALE seconds without a heartbeat after which a cache lock is taken over (default 120)."""
+    return _env_float("GANHUB_LOCK_STALE", 120)
+
+
+def max_extract_bytes():
+    """GANHUB_MAX_EXTRACT_BYTES: refuse archives that expand beyond this (default 16 GiB)."""
+    return int(_env_float("GANHUB_MAX_EXTRACT_BYTES", 16 * 2**30))

@@ -1,0 +1,254 @@
+"""HTTP download of one file into the cache's download area: retries, resume, verification.
+
+A download goes to a process-unique ``<key>.<host>.<pid>.<rand>.part`` file. After a dropped
+connection it resumes with ``Range``; a partial file left by a dead process is adopted (renamed to
+our own name) and resumed too. Connection errors, timeouts and 5xx are retried with exponential
+backoff; other 4xx fail at once. Proxies come from the usual environment variables (requests'
+``trust_env``). Size and sha256 are checked before the file is handed back.
+"""
+import hashlib
+import os
+import random
+import socket
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from ganhub import settings
+from ganhub.errors import DownloadError, OfflineError
+
+CHUNK = 1 << 20
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 10.0
+_HOST = socket.gethostname()
+
+
+def _user_agent():
+    try:
+        from ganhub import __version__
+    except ImportError:
+        __version__ = "0"
+    return f"ganhub/{__version__}"
+
+
+def _partial_owner_alive(path, stale_after):
+    """Partial files are named <key>.<host>.<pid>.<rand>.part."""
+    parts = path.name.split(".")
+    try:
+        host, pid = parts[-4], int(parts[-3])
+    except (IndexError, ValueError):
+        return False
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    if host == _HOST:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return age <= stale_after if pid != os.getpid() else False
+    return age <= stale_after
+
+
+def _adopt_partial(downloads, key, mine):
+    """Rename the largest orphaned partial of ``key`` to ``mine``; return bytes adopted."""
+    candidates = []
+    for path in downloads.glob(f"{key}.*.part"):
+        if path != mine and not _partial_owner_alive(path, settings.lock_stale_after()):
+            try:
+                candidates.append((path.stat().st_size, path))
+            except FileNotFoundError:
+                pass
+    candidates.sort(reverse=True)
+    for size, path in candidates:
+        try:
+            os.rename(path, mine)
+        except FileNotFoundError:
+            continue
+        for _, other in candidates:
+            if other != path:
+                try:
+                    other.unlink()
+                except FileNotFoundError:
+                    pass
+        return size
+    return 0
+
+
+def _hash_prefix(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(CHUNK)
+            if not block:
+                break
+            h.update(block)
+    return h
+
+
+def _sleep_backoff(attempt):
+    delay = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** attempt))
+    time.sleep(delay * (0.75 + 0.5 * random.random()))
+
+
+def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, heartbeat=None,
+          offline=False, label=None):
+    """Download ``url`` into ``downloads``; return (path, sha256, size). The caller owns the file."""
+    if offline:
+        raise OfflineError(f"offline mode is on: not downloading {url}")
+    import requests  # imported here: `ganhub list` and `ganhub cache` must stay fast
+
+    downloads = Path(downloads)
+    downloads.mkdir(parents=True, exist_ok=True)
+    mine = downloads / f"{key}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+    _adopt_partial(downloads, key, mine)
+    mine.touch(exist_ok=True)
+
+    timeout = (settings.http_connect_timeout(), settings.http_read_timeout())
+    retries = settings.http_retries()
+    session = requests.Session()
+    session.headers["User-Agent"] = _user_agent()
+    restarted_after_mismatch = False
+    failures = 0
+    last_error = None
+    progress = None
+    try:
+        while True:
+            offset = mine.stat().st_size
+            digest = _hash_prefix(mine) if offset else hashlib.sha256()
+            resumed = offset > 0
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            total = None
+            try:
+                with session.get(url, headers=headers, stream=True, timeout=timeout,
+                                 allow_redirects=True) as response:
+                    status = response.status_code
+                    if status == 416 and offset:
+                        # Server says our partial is already the whole file (or junk): check it.
+                        total = offset
+                    elif status >= 500 or status == 429:
+                        raise _Retryable(f"HTTP {status} from {response.url}")
+                    elif status >= 400:
+                        raise DownloadError(f"HTTP {status} {response.reason} for {url}")
+                    else:
+                        if status == 206:
+                            start, total = _content_range(response.headers.get("Content-Range"))
+                            if start != offset:
+                                raise _Retryable(f"server resumed at byte {start}, not {offset}",
+                                                 truncate=True)
+                        else:  # 200: whole file, our partial is useless
+                            if offset:
+                                resumed = False
+                                offset = 0
+                                digest = hashlib.sha256()
+                            length = response.headers.get("Content-Length")
+                            total = int(length) if length and length.isdigit() else None
+                        if expected_size is not None and total is not None and total != expected_size:
+                            raise DownloadError(
+                                f"{url} is {total} bytes, the catalog expects {expected_size}")
+                        progress = _progress(progress, total or expected_size, offset, label or url)
+                        mode = "ab" if offset else "wb"
+                        with open(mine, mode) as out:
+                            for block in response.iter_content(CHUNK):
+                                out.write(block)
+                                digest.update(block)
+                                offset += len(block)
+                                failures = 0
+                                if progress is not None:
+                                    progress.update(len(block))
+                                if heartbeat is not None:
+                                    heartbeat()
+            except _Retryable as exc:
+                last_error = exc
+                if exc.truncate:
+                    mine.write_bytes(b"")
+                failures += 1
+                if failures > retries:
+                    raise DownloadError(f"giving up on {url} after {failures} attempts: {exc}") from None
+                _sleep_backoff(failures - 1)
+                continue
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
+                last_error = exc
+                failures += 1
+                if failures > retries:
+                    raise DownloadError(
+                        f"giving up on {url} after {failures} attempts: {_short(exc)}") from None
+                _sleep_backoff(failures - 1)
+                continue
+            except requests.RequestException as exc:
+                raise DownloadError(f"cannot download {url}: {_short(exc)}") from None
+
+            size = mine.stat().st_size
+            if total is not None and size != total:
+                last_error = f"got {size} of {total} bytes"
+                failures += 1
+                if failures > retries:
+                    raise DownloadError(f"giving up on {url}: {last_error}")
+                continue
+            sha = digest.hexdigest() if status != 416 else _hash_prefix(mine).hexdigest()
+            problem = None
+            if expected_size is not None and size != expected_size:
+                problem = f"size {size} bytes, expected {expected_size}"
+            elif expected_sha256 is not None and sha != expected_sha256.lower():
+                problem = f"sha256 {sha}, expected {expected_sha256.lower()}"
+            if problem:
+                mine.unlink()
+                mine.touch()
+                if resumed and not restarted_after_mismatch:
+                    # The resumed prefix may be what is wrong: one clean retry.
+                    restarted_after_mismatch = True
+                    continue
+                raise DownloadError(f"downloaded {url} but it does not match: {problem}; "
+                                    f"the file was discarded")
+            return mine, sha, size
+    except BaseException:
+        # Keep partial bytes for resume, unless they are empty or known to be bad.
+        try:
+            if mine.exists() and mine.stat().st_size == 0:
+                mine.unlink()
+        except OSError:
+            pass
+        raise
+    finally:
+        if progress is not None:
+            progress.close()
+        session.close()
+
+
+class _Retryable(Exception):
+    def __init__(self, message, truncate=False):
+        super().__init__(message)
+        self.truncate = truncate
+
+
+def _content_range(value):
+    """'bytes 100-199/200' -> (100, 200); total None if '*'."""
+    try:
+        unit, rest = value.split(" ", 1)
+        span, total = rest.split("/")
+        start = int(span.split("-")[0])
+        return start, (None if total == "*" else int(total))
+    except (AttributeError, ValueError):
+        raise _Retryable(f"bad Content-Range {value!r}", truncate=True) from None
+
+
+def _progress(existing, total, initial, label):
+    if settings.progress_disabled():
+        return None
+    if existing is not None:
+        existing.close()
+    from tqdm.auto import tqdm
+    name = label.rsplit("/", 1)[-1] or label
+    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=f"ganhub {name}"[:40], file=sys.stderr, leave=False)
+
+
+def _short(exc):
+    text = str(exc)
+    return text if len(text) < 300 else text[:300] + "..."
