@@ -1,0 +1,236 @@
+"""`ganhub list | info | download | cache | serve`. No TensorFlow import for list, info and cache."""
+import json
+import sys
+
+from ganhub.errors import UnknownModelError
+
+
+def register(subparsers):
+    p = subparsers.add_parser("list", help="list the models in the catalogs")
+    for key in ("dataset", "architecture", "loss", "normalization", "penalty"):
+        p.add_argument(f"--{key}", help=f"only models with this {key}")
+    p.add_argument("--json", action="store_true", help="print the entries as JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = subparsers.add_parser("info", help="show one model's catalog entry")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = subparsers.add_parser("download", help="download a model into the cache (for offline use)")
+    p.add_argument("names", nargs="+", metavar="NAME", help="catalog name, URL or .tar.gz")
+    p.set_defaults(func=cmd_download)
+
+    p = subparsers.add_parser("cache", help="inspect and clean the module cache")
+    cache_sub = p.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    c = cache_sub.add_parser("ls", help="list cached modules")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_cache_ls)
+    c = cache_sub.add_parser("verify", help="re-hash cached modules and report corrupt ones")
+    c.add_argument("names", nargs="*", metavar="NAME", help="default: every entry")
+    c.set_defaults(func=cmd_cache_verify)
+    c = cache_sub.add_parser("rm", help="remove a cached module")
+    c.add_argument("names", nargs="+", metavar="NAME", help="catalog name, URL or sha256 prefix")
+    c.set_defaults(func=cmd_cache_rm)
+    c = cache_sub.add_parser("prune", help="delete partial downloads, stale locks and temp files")
+    c.set_defaults(func=cmd_cache_prune)
+
+    p = subparsers.add_parser("serve", help="serve a directory of exported modules as a hub")
+    p.add_argument("directory")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--no-samples", action="store_true",
+                   help="do not render sample grids (avoids loading TensorFlow)")
+    p.set_defaults(func=cmd_serve)
+
+
+def _penalty(entry):
+    penalty = entry.get("penalty")
+    if isinstance(penalty, dict):
+        text = penalty.get("type", "?")
+        if penalty.get("lambda") is not None:
+            text += f"({penalty['lambda']:g})"
+        return text
+    return str(penalty) if penalty is not None else "-"
+
+
+def _score(entry, key):
+    score = (entry.get("scores") or {}).get(key)
+    if isinstance(score, dict):
+        score = score.get("value")
+    return f"{score:.2f}" if isinstance(score, (int, float)) else "-"
+
+
+def cmd_list(args):
+    from ganhub import catalog
+    filters = {k: getattr(args, k) for k in catalog.FILTER_KEYS if getattr(args, k)}
+    entries = catalog.list_models(**filters)
+    if args.json:
+        json.dump(entries, sys.stdout, indent=1)
+        print()
+        return 0
+    rows = [("NAME", "DATASET", "ARCH", "LOSS", "NORM", "PENALTY", "FID")]
+    for e in entries:
+        rows.append((e["name"], str(e.get("dataset") or "-"), str(e.get("architecture") or "-"),
+                     str(e.get("loss") or "-"), str(e.get("normalization") or "-"), _penalty(e),
+                     _score(e, "fid")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if not entries:
+        print("(no model matches)", file=sys.stderr)
+    return 0
+
+
+def _cached_sha(entry):
+    from ganhub import catalog
+    from ganhub.hub import cache
+    if entry.get("sha256"):
+        return entry["sha256"] if cache.lookup(entry["sha256"]) else None
+    if catalog.is_url(entry["handle"]):
+        sha = cache.lookup_ref(entry["handle"].split("#")[0])
+        return sha if sha and cache.lookup(sha) else None
+    return None
+
+
+def cmd_info(args):
+    from ganhub import catalog
+    entry = catalog.get_entry(args.name)
+    cached = _cached_sha(entry)
+    if args.json:
+        json.dump(dict(entry, cached_sha256=cached), sys.stdout, indent=1)
+        print()
+        return 0
+    z = entry.get("z") or {}
+    lines = [
+        ("name", entry["name"]), ("catalog", entry.get("catalog")), ("handle", entry["handle"]),
+        ("format", entry.get("format")),
+        ("signature", f"{entry.get('signature')} ({entry.get('input_key')} -> {entry.get('output_key')})"),
+        ("z", f"dim {z.get('dim', '?')}, {z.get('distribution', '?')}, "
+              f"batch {z.get('batch_size') or 'any'}" if z else None),
+        ("image shape", entry.get("image_shape")), ("dataset", entry.get("dataset")),
+        ("architecture", entry.get("architecture")), ("loss", entry.get("loss")),
+        ("normalization", entry.get("normalization")), ("penalty", _penalty(entry)),
+        ("training", ", ".join(f"{k} {v}" for k, v in (entry.get("training") or {}).items()) or None),
+    ]
+    integrity = entry.get("integrity")
+    if integrity == "pinned":
+        lines += [("sha256", entry["sha256"]), ("size", f"{entry['size']} bytes (verified on download)")]
+    elif integrity == "unverified":
+        lines += [("sha256", "unknown, not verified"), ("size", "unknown, not verified"),
+                  ("integrity", entry.get("integrity_note", "no checksum is pinned for this model"))]
+    else:
+        lines += [("integrity", entry.get("integrity_note", integrity))]
+    lines.append(("cached", f"yes (sha256 {cached})" if cached else
+                  (("packaged, installed" if entry.get("installed") else "packaged, NOT installed "
+                    "in this copy of ganhub") if integrity == "packaged" else "no")))
+    for key, score in (entry.get("scores") or {}).items():
+        if isinstance(score, dict):
+            lines.append((f"score {key}", f"{score.get('value')}  [{score.get('protocol', 'protocol not given')}]"))
+        else:
+            lines.append((f"score {key}", score))
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        if value is not None:
+            print(f"{key.ljust(width)}  {value}")
+    return 0
+
+
+def cmd_download(args):
+    from ganhub.hub.resolve import resolve
+    for name in args.names:
+        # trust=True: downloading runs nothing; the op scan happens when the module is loaded.
+        got = resolve(name, trust=True)
+        sha = f" sha256 {got.sha256}" if got.sha256 else ""
+        print(f"{name}: {got.source}{sha} -> {got.path}")
+    return 0
+
+
+def _human(n):
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def cmd_cache_ls(args):
+    from ganhub.hub import cache
+    entries = cache.entries()
+    if args.json:
+        json.dump({"cache": str(cache.root()), "entries": entries}, sys.stdout, indent=1)
+        print()
+        return 0
+    print(f"cache: {cache.root()}")
+    for e in entries:
+        origin = ", ".join(e["urls"]) or e["source"] or "?"
+        print(f"{e['sha256'][:12]}  {_human(e['bytes']):>9}  {origin}")
+    if not entries:
+        print("(empty)")
+    return 0
+
+
+def _shas_for(name):
+    """Cache keys a user-given name refers to: catalog name, URL, or sha256 prefix."""
+    from ganhub import catalog
+    from ganhub.hub import cache
+    entry = catalog.find_entry(name)
+    if entry is not None:
+        sha = _cached_sha(entry)
+        return [sha] if sha else []
+    if catalog.is_url(name):
+        from ganhub.hub.resolve import split_sha256_fragment
+        url, sha = split_sha256_fragment(name)
+        sha = sha or cache.lookup_ref(url)
+        return [sha] if sha and cache.entry_dir(sha).exists() else []
+    matches = [e["sha256"] for e in cache.entries() if e["sha256"].startswith(name.lower())]
+    if len(matches) > 1:
+        raise UnknownModelError(f"{name!r} matches {len(matches)} cache entries; give more digits")
+    return matches
+
+
+def cmd_cache_verify(args):
+    from ganhub.hub import cache
+    if args.names:
+        shas = [sha for name in args.names for sha in _shas_for(name)]
+    else:
+        shas = [e["sha256"] for e in cache.entries()]
+    bad = 0
+    for sha in shas:
+        problems = cache.verify_entry(sha)
+        if problems:
+            bad += 1
+            print(f"CORRUPT {sha}: " + "; ".join(problems[:5]) +
+                  (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+        else:
+            print(f"ok      {sha}")
+    print(f"{len(shas)} checked, {bad} corrupt" +
+          ("; remove them with `ganhub cache rm SHA` and load again to re-download" if bad else ""))
+    return 1 if bad else 0
+
+
+def cmd_cache_rm(args):
+    from ganhub.hub import cache
+    missing = 0
+    for name in args.names:
+        shas = _shas_for(name)
+        if not shas:
+            print(f"{name}: not in the cache", file=sys.stderr)
+            missing += 1
+        for sha in shas:
+            cache.remove(sha)
+            print(f"removed {sha} ({name})")
+    return 1 if missing else 0
+
+
+def cmd_cache_prune(args):
+    from ganhub.hub import cache
+    removed = cache.prune()
+    for path in removed:
+        print(f"removed {path}")
+    print(f"{len(removed)} leftover(s) removed")
+    return 0
+
+
+def cmd_serve(args):
+    from ganhub.hub.serve import serve
+    return serve(args.directory, host=args.host, port=args.port, samples=not args.no_samples)
