@@ -101,6 +101,7 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
     if offline:
         raise OfflineError(f"offline mode is on: not downloading {url}")
     import requests  # imported here: `ganhub list` and `ganhub cache` must stay fast
+    import urllib3
 
     downloads = Path(downloads)
     downloads.mkdir(parents=True, exist_ok=True)
@@ -153,7 +154,7 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
                         progress = _progress(progress, total or expected_size, offset, label or url)
                         mode = "ab" if offset else "wb"
                         with open(mine, mode) as out:
-                            for block in response.iter_content(CHUNK):
+                            for block in _blocks(response):
                                 out.write(block)
                                 digest.update(block)
                                 offset += len(block)
@@ -173,7 +174,8 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
                 continue
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError) as exc:
+                    requests.exceptions.ContentDecodingError,
+                    urllib3.exceptions.HTTPError) as exc:
                 last_error = exc
                 failures += 1
                 if failures > retries:
@@ -219,6 +221,17 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
         if progress is not None:
             progress.close()
         session.close()
+
+
+def _blocks(response):
+    """Body blocks as they arrive. read1 hands over every byte received before a dropped
+    connection (iter_content would lose the last partial block), so the resume point is exact."""
+    raw = response.raw
+    while True:
+        block = raw.read1(CHUNK, decode_content=True)
+        if not block:
+            return
+        yield block
 
 
 class _Retryable(Exception):

@@ -141,7 +141,7 @@ class FaultyFiles:
 
     ``files[path] = bytes``; ``faults[path]`` is a list of behaviours consumed one per request
     (then "ok"): "ok", "drop_half" (send Content-Length, then half the bytes, then close), "wrong"
-    (same length, different bytes), "500", "slow" (``slow_delay`` per 16 kB), "ignore_range"
+    (same length, different bytes), "500", "slow" (``slow_delay`` per ``step`` bytes), "ignore_range"
     (answer a Range request with 200 and the whole file). ``redirects[path] = target``.
     """
 
@@ -151,6 +151,7 @@ class FaultyFiles:
         self.redirects = {}
         self.requests = []
         self.slow_delay = 0.02
+        self.step = 16384
         self.lock = threading.Lock()
 
     def next_fault(self, path):
@@ -218,7 +219,7 @@ def _make_handler(state):
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
-            step = 16384
+            step = state.step
             for i in range(0, len(body), step):
                 try:
                     self.wfile.write(body[i:i + step])
