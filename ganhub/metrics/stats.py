@@ -1,0 +1,167 @@
+"""Streaming feature statistics and reference-statistics files.
+
+FeatureStats merges batches with Chan et al.'s pairwise update of (count, mean, sum of squared
+deviations), in float64: memory is O(dim²) whatever the number of images, and there is no
+catastrophic cancellation as with the raw sum-of-outer-products formula.
+"""
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ganhub.errors import GanhubError, ProtocolMismatchError
+from ganhub.metrics._checks import MetricInputError, as_float64_matrix
+
+REFERENCE_FORMAT_VERSION = 1
+# Fields of the provenance that must agree between a reference and an evaluation.
+PROTOCOL_FIELDS = ("extractor_id", "extractor_sha256", "resize")
+
+
+class FeatureStats:
+    """Running mean and unbiased covariance of feature vectors, plus the first `keep` vectors.
+
+    The kept vectors (float32, as the network produces them) serve KID, which needs samples, not
+    moments; keep=0 gives strictly constant memory.
+    """
+
+    def __init__(self, dim, keep=0):
+        self.dim = int(dim)
+        self.keep = int(keep)
+        self.count = 0
+        self.mean = np.zeros(self.dim)
+        self._m2 = np.zeros((self.dim, self.dim))
+        self._kept = []
+        self._num_kept = 0
+
+    def update(self, features):
+        x = as_float64_matrix(features, "features")
+        if x.shape[1] != self.dim:
+            raise MetricInputError(f"features have dimension {x.shape[1]}, these statistics {self.dim}")
+        n = x.shape[0]
+        batch_mean = x.mean(axis=0)
+        centred = x - batch_mean
+        batch_m2 = centred.T @ centred
+        total = self.count + n
+        delta = batch_mean - self.mean
+        self._m2 += batch_m2 + np.outer(delta, delta) * (self.count * n / total)
+        self.mean += delta * (n / total)
+        self.count = total
+        if self._num_kept < self.keep:
+            take = x[: self.keep - self._num_kept].astype(np.float32)
+            self._kept.append(take)
+            self._num_kept += len(take)
+        return self
+
+    @property
+    def covariance(self):
+        if self.count < 2:
+            raise MetricInputError(f"a covariance needs at least 2 samples, got {self.count}")
+        return self._m2 / (self.count - 1)
+
+    @property
+    def features(self):
+        if not self._kept:
+            return np.zeros((0, self.dim), np.float32)
+        return np.concatenate(self._kept)
+
+    @classmethod
+    def from_features(cls, features, keep=0):
+        x = np.asarray(features)
+        if x.ndim != 2:
+            raise MetricInputError(f"features must be 2-D, got shape {x.shape}")
+        return cls(x.shape[1], keep=keep).update(x)
+
+
+class ReferenceStats:
+    """Moments (and a feature sample for KID) of a real data set, with where they came from."""
+
+    def __init__(self, mu, sigma, features, provenance):
+        self.mu = np.asarray(mu, np.float64)
+        self.sigma = np.asarray(sigma, np.float64)
+        self.features = np.asarray(features)
+        self.provenance = dict(provenance)
+
+    @property
+    def num_samples(self):
+        return int(self.provenance.get("num_samples", 0))
+
+    @classmethod
+    def from_stats(cls, stats, **provenance):
+        provenance.setdefault("num_samples", stats.count)
+        provenance.setdefault("feature_dim", stats.dim)
+        provenance.setdefault("format_version", REFERENCE_FORMAT_VERSION)
+        provenance.setdefault("ganhub_version", _ganhub_version())
+        provenance.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        return cls(stats.mean, stats.covariance, stats.features, provenance)
+
+    def check_protocol(self, extractor_id, extractor_sha256, resize):
+        """Raise ProtocolMismatchError unless this reference was made the same way."""
+        wanted = {"extractor_id": extractor_id, "extractor_sha256": extractor_sha256, "resize": resize}
+        for field in PROTOCOL_FIELDS:
+            have = self.provenance.get(field)
+            if have != wanted[field]:
+                raise ProtocolMismatchError(
+                    f"reference statistics were computed with {field}={have!r} but this evaluation "
+                    f"uses {wanted[field]!r}; recompute them with `ganhub stats` using the same "
+                    f"extractor and resize mode")
+
+    def save(self, path):
+        """Write an .npz atomically: a temp file in the same directory, then os.replace."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, mu=self.mu, sigma=self.sigma, features=self.features,
+                         provenance=np.array(json.dumps(self.provenance, sort_keys=True)))
+            os.replace(tmp, path)
+        except BaseException:  # includes KeyboardInterrupt: leave nothing half-written
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path):
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                missing = {"mu", "sigma", "features", "provenance"} - set(data.files)
+                if missing:
+                    raise ReferenceFileError(
+                        f"{path} lacks {sorted(missing)}; it is not a ganhub reference file "
+                        f"(make one with `ganhub stats`)")
+                provenance = json.loads(str(data["provenance"]))
+                return cls(data["mu"], data["sigma"], data["features"], provenance)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, GanhubError):
+                raise
+            raise ReferenceFileError(f"cannot read reference statistics {path}: {exc}") from None
+
+
+class ReferenceFileError(GanhubError, ValueError):
+    """A reference-statistics file is missing, truncated or not in ganhub's format."""
+
+
+def reference_key(**fields):
+    """Content key of a reference: sha256 over the fields that determine its numbers."""
+    import hashlib
+    blob = json.dumps(fields, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _ganhub_version():
+    try:
+        from ganhub import __version__
+        return __version__
+    except ImportError:
+        try:
+            from importlib.metadata import version
+            return version("ganhub")
+        except Exception:  # not installed (running from a source tree)
+            return "unknown"
