@@ -1,0 +1,91 @@
+"""Safe extraction: hostile archives are refused before anything is written."""
+import io
+import tarfile
+
+import pytest
+
+from ganhub.errors import InvalidModuleError
+from ganhub.hub import archive
+from ganhub.hub.resolve import resolve
+
+
+def _tar(path, members):
+    """members: (TarInfo kwargs, data or None)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for info_kwargs, data in members:
+            info_kwargs = dict(info_kwargs)
+            info = tarfile.TarInfo(info_kwargs.pop("name"))
+            for key, value in info_kwargs.items():
+                setattr(info, key, value)
+            if data is not None:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
+    return path
+
+
+GOOD = ({"name": "saved_model.pb"}, b"\x00")
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (({"name": "../escaped.txt"}, b"x"), "'..'"),
+    (({"name": "variables/../../escaped.txt"}, b"x"), "'..'"),
+    (({"name": "/tmp/ganhub-absolute.txt"}, b"x"), "absolute"),
+    (({"name": "link", "type": tarfile.SYMTYPE, "linkname": "../../outside"}, None), "outside"),
+    (({"name": "link", "type": tarfile.SYMTYPE, "linkname": "/etc/passwd"}, None), "outside"),
+    (({"name": "hard", "type": tarfile.LNKTYPE, "linkname": "/etc/passwd"}, None), "outside"),
+    (({"name": "dev", "type": tarfile.CHRTYPE, "devmajor": 1, "devminor": 3}, None), "device"),
+    (({"name": "fifo", "type": tarfile.FIFOTYPE}, None), "device file or FIFO"),
+])
+def test_unsafe_members_are_refused(cache, tmp_path, bad, reason):
+    path = _tar(tmp_path / "bad.tar.gz", [GOOD, bad])
+    with pytest.raises(InvalidModuleError, match=reason):
+        resolve(path)
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not (tmp_path.parent / "escaped.txt").exists()
+    modules = cache / "modules"
+    assert not modules.exists() or not any(modules.iterdir()), "nothing may be installed"
+    assert not any((cache / "tmp").iterdir()), "the staging directory must be cleaned up"
+
+
+def test_links_inside_the_archive_are_allowed(tmp_path):
+    path = _tar(tmp_path / "ok.tar.gz", [
+        GOOD, ({"name": "variables/data"}, b"abc"),
+        ({"name": "variables/alias", "type": tarfile.SYMTYPE, "linkname": "data"}, None)])
+    out = archive.extract(path, tmp_path / "out")
+    assert (out / "variables" / "alias").read_bytes() == b"abc"
+
+
+def test_expanded_size_limit(cache, tmp_path, monkeypatch):
+    path = _tar(tmp_path / "bomb.tar.gz", [GOOD, ({"name": "variables/zeros"}, bytes(200_000))])
+    assert path.stat().st_size < 2_000  # compresses a hundredfold
+    monkeypatch.setenv("GANHUB_MAX_EXTRACT_BYTES", "100000")
+    with pytest.raises(InvalidModuleError, match="GANHUB_MAX_EXTRACT_BYTES"):
+        resolve(path)
+    monkeypatch.setenv("GANHUB_MAX_EXTRACT_BYTES", "300000")
+    assert archive.extract(path, tmp_path / "out").is_dir()
+
+
+def test_truncated_archive_is_invalid(cache, modules, tmp_path):
+    data = modules["tiny_tgz"].read_bytes()
+    (tmp_path / "cut.tar.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InvalidModuleError, match="not a readable"):
+        resolve(tmp_path / "cut.tar.gz")
+
+
+def test_pack_puts_the_saved_model_at_the_archive_root(modules):
+    with tarfile.open(modules["tiny_tgz"]) as tar:
+        names = tar.getnames()
+    assert "saved_model.pb" in names and "assets/ganhub.json" in names
+    assert any(n.startswith("variables/variables.data") for n in names)
+    sidecar = modules["tiny_tgz"].with_name("tiny.tar.gz.sha256").read_text().split()
+    assert sidecar == [modules["tiny_sha"], "tiny.tar.gz"]
+    assert archive.sha256_file(modules["tiny_tgz"]) == modules["tiny_sha"]
+
+
+def test_archive_with_a_single_top_directory_is_accepted(cache, modules, tmp_path):
+    with tarfile.open(tmp_path / "nested.tar.gz", "w:gz") as tar:
+        tar.add(modules["tiny_dir"], arcname="tiny")
+    got = resolve(tmp_path / "nested.tar.gz")
+    assert (got.path / "saved_model.pb").is_file() and got.path.name == "module"
