@@ -1,0 +1,39 @@
+"""Train the embedded default model and export it into ganhub/models/default.
+
+    python scripts/train_default.py [--model-dir runs/default] [--steps N] [--no-export]
+
+Config: scripts/default_model.json (SNDCGAN, spectral norm, non-saturating loss, Adam 2e-4 /
+0.5 / 0.999, the study's SNDCGAN CIFAR-10 line 7, at width 1/4 so it trains on a 2-core CPU).
+Data: Fashion-MNIST train split from the Debian package dataset-fashion-mnist
+(`apt-get install dataset-fashion-mnist`), zero-padded to 32x32. Rerunning resumes from the last
+checkpoint; --steps extends the run (a longer run can span several sessions).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ganhub import settings  # noqa: E402
+from training import Config, train  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir", default=str(ROOT / "runs" / "default"))
+    parser.add_argument("--steps", type=int, default=None, help="train to this many D steps")
+    parser.add_argument("--no-export", action="store_true")
+    args = parser.parse_args(argv)
+    config = Config.load(ROOT / "scripts" / "default_model.json")
+    if args.steps:
+        config = config.replace(steps=args.steps)
+    print(train(config, args.model_dir), flush=True)
+    if not args.no_export:
+        from export import export_module
+        export_module(args.model_dir, settings.DEFAULT_MODEL_DIR, name="default", overwrite=True)
+        print(f"exported to {settings.DEFAULT_MODEL_DIR}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The training config: one flat dataclass, saved as JSON next to the checkpoints."""
+import dataclasses
+import json
+from pathlib import Path
+
+from ganhub.errors import ConfigError
+
+CHOICES = {
+    "architecture": ("sndcgan", "dcgan", "resnet19", "resnet_cifar"),
+    "loss": ("ns", "mm", "ls", "wgan", "hinge"),
+    "penalty": ("none", "wgan_gp", "dragan", "l2"),
+    "d_norm": ("none", "batch_norm", "layer_norm", "spectral_norm", "weight_norm"),
+}
+
+CONFIG_FILE = "config.json"
+
+
+@dataclasses.dataclass
+class Config:
+    architecture: str = "sndcgan"
+    loss: str = "ns"
+    penalty: str = "none"
+    penalty_lambda: float = 0.0
+    d_norm: str = "spectral_norm"
+    dataset: str = "fashion_mnist"
+    data_dir: str = ""            # empty: the data set's default location
+    resolution: int = 32
+    width: float = 1.0            # channel multiplier; 1.0 is the study's size
+    z_dim: int = 128
+    batch_size: int = 64
+    steps: int = 100_000          # discriminator steps (spec §5.2b)
+    disc_iters: int = 1
+    learning_rate: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 2
+    checkpoint_every: int = 5_000
+    keep_checkpoints: int = 3
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        for key, valid in CHOICES.items():
+            if getattr(self, key) not in valid:
+                raise ConfigError(f"{key}={getattr(self, key)!r} is not valid; choose one of "
+                                  f"{', '.join(valid)}")
+        for key in ("resolution", "z_dim", "batch_size", "steps", "disc_iters", "checkpoint_every",
+                    "keep_checkpoints"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{key} must be a positive integer, got {value!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        for key in ("width", "learning_rate"):
+            if not float(getattr(self, key)) > 0:
+                raise ConfigError(f"{key} must be > 0, got {getattr(self, key)!r}")
+        for key in ("beta1", "beta2"):
+            if not 0.0 <= float(getattr(self, key)) < 1.0:
+                raise ConfigError(f"{key} must be in [0, 1), got {getattr(self, key)!r}")
+        if float(self.penalty_lambda) < 0:
+            raise ConfigError(f"penalty_lambda must be >= 0, got {self.penalty_lambda!r}")
+
+    # --- (de)serialization -------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, values):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys: "
+                              f"{', '.join(fields)}")
+        return cls(**{k: _coerce(fields[k], v) for k, v in values.items()})
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return Config.from_dict({**self.to_dict(), **changes})
+
+    def with_overrides(self, assignments):
+        """Apply ``key=value`` strings (the CLI's ``--set``); values are parsed as JSON when they
+        parse, else taken as strings."""
+        changes = {}
+        for item in assignments:
+            key, sep, raw = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--set expects key=value, got {item!r}")
+            try:
+                changes[key.strip()] = json.loads(raw)
+            except json.JSONDecodeError:
+                changes[key.strip()] = raw
+        return Config.from_dict({**self.to_dict(), **changes})
+
+    @classmethod
+    def load(cls, path):
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid JSON: {exc}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path} must hold a JSON object")
+        return cls.from_dict(values)
+
+    def save(self, path):
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
+
+
+def _coerce(field, value):
+    """Accept ints for float fields (JSON writes 1.0 as 1 in some tools) and nothing looser."""
+    if field.type in (float, "float") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+# Keys that may change when a run is resumed: a longer run, other checkpoint cadence, XLA on/off.
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_checkpoints", "jit_compile", "data_dir")

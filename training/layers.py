@@ -1,0 +1,141 @@
+"""Layers as plain ``tf.Module``s, with compare_gan v2 semantics (spec §3, §4.0).
+
+Keras layers are not used on purpose: contrib batch norm (biased batch variance, in-place moving
+average update on every training-mode call), persistent spectral-norm ``u`` vectors updated on every
+call, and per-channel layer-norm parameters over (H, W, C) statistics are easier to get exactly right
+by hand, and plain modules export to a SavedModel with nothing but their variables.
+"""
+import numpy as np
+import tensorflow as tf
+
+WEIGHT_STDDEV = 0.02
+
+
+def _init(shape, stddev=WEIGHT_STDDEV, truncated=False):
+    if truncated:
+        return tf.random.truncated_normal(shape, stddev=stddev)
+    return tf.random.normal(shape, stddev=stddev)
+
+
+def _replica_variable(initial, name):
+    """A non-trainable state variable (BN moving statistics, SN u) that each replica updates and
+    that is averaged across replicas when read, as Keras does for its BN statistics."""
+    return tf.Variable(initial, trainable=False, name=name,
+                       synchronization=tf.VariableSynchronization.ON_READ,
+                       aggregation=tf.VariableAggregation.MEAN)
+
+
+class SpectralNorm(tf.Module):
+    """W / sigma(W) with one power iteration per call and a persistent left vector u (spec §3.4).
+
+    The kernel is viewed as a matrix [prod(shape[:-1]), shape[-1]]; u has shape [rows, 1], starts as
+    N(0, 1) (not normalized) and is overwritten on every call, training or not, as in compare_gan.
+    """
+
+    def __init__(self, kernel_shape, name=None):
+        super().__init__(name=name)
+        rows = int(np.prod(kernel_shape[:-1]))
+        self.u = _replica_variable(tf.random.normal([rows, 1]), "u")
+
+    def __call__(self, kernel):
+        matrix = tf.reshape(kernel, [-1, kernel.shape[-1]])
+        v = tf.math.l2_normalize(tf.matmul(matrix, self.u, transpose_a=True), epsilon=1e-12)
+        u = tf.math.l2_normalize(tf.matmul(matrix, v), epsilon=1e-12)
+        self.u.assign(u)
+        u, v = tf.stop_gradient(u), tf.stop_gradient(v)
+        sigma = tf.squeeze(tf.matmul(tf.matmul(u, matrix, transpose_a=True), v))
+        return kernel / sigma
+
+
+class _Kernelled(tf.Module):
+    """Shared kernel + bias + optional spectral norm of Dense/Conv/Deconv."""
+
+    def __init__(self, kernel_shape, bias_size, spectral_norm, truncated, name):
+        super().__init__(name=name)
+        self.kernel = tf.Variable(_init(kernel_shape, truncated=truncated), name="kernel")
+        self.bias = tf.Variable(tf.zeros([bias_size]), name="bias")
+        self.spectral_norm = SpectralNorm(kernel_shape, name="spectral_norm") if spectral_norm else None
+
+    def effective_kernel(self):
+        return self.spectral_norm(self.kernel) if self.spectral_norm is not None else self.kernel
+
+
+class Dense(_Kernelled):
+    """``linear``: W ~ N(0, 0.02²), bias 0."""
+
+    def __init__(self, in_units, units, spectral_norm=False, name=None):
+        super().__init__([in_units, units], units, spectral_norm, False, name)
+
+    def __call__(self, x):
+        return tf.matmul(x, self.effective_kernel()) + self.bias
+
+
+class Conv2D(_Kernelled):
+    """``conv2d``, padding SAME; truncated-normal init unless ``truncated=False`` (SNDCGAN D)."""
+
+    def __init__(self, in_channels, filters, kernel_size, stride=1, spectral_norm=False,
+                 truncated=True, name=None):
+        shape = [kernel_size, kernel_size, in_channels, filters]
+        super().__init__(shape, filters, spectral_norm, truncated, name)
+        self.stride = stride
+
+    def __call__(self, x):
+        y = tf.nn.conv2d(x, self.effective_kernel(), self.stride, padding="SAME")
+        return tf.nn.bias_add(y, self.bias)
+
+
+class Conv2DTranspose(_Kernelled):
+    """``deconv2d``: conv2d_transpose, padding SAME, W ~ N(0, 0.02²); output size = input × stride."""
+
+    def __init__(self, in_channels, filters, kernel_size, stride=2, name=None):
+        shape = [kernel_size, kernel_size, filters, in_channels]
+        super().__init__(shape, filters, False, False, name)
+        self.stride = stride
+        self.filters = filters
+
+    def __call__(self, x):
+        shape = tf.shape(x)
+        out_shape = tf.stack([shape[0], shape[1] * self.stride, shape[2] * self.stride, self.filters])
+        y = tf.nn.conv2d_transpose(x, self.kernel, out_shape, self.stride, padding="SAME")
+        y = tf.reshape(y, [-1, x.shape[1] * self.stride, x.shape[2] * self.stride, self.filters])
+        return tf.nn.bias_add(y, self.bias)
+
+
+class BatchNorm(tf.Module):
+    """contrib ``batch_norm`` with updates_collections=None (spec §3.2).
+
+    Training mode normalizes with the biased batch variance over all axes but the last and updates
+    the moving averages in place (decay = momentum); inference mode uses the moving averages.
+    """
+
+    def __init__(self, num_features, momentum=0.9, epsilon=1e-5, name=None):
+        super().__init__(name=name)
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.gamma = tf.Variable(tf.ones([num_features]), name="gamma")
+        self.beta = tf.Variable(tf.zeros([num_features]), name="beta")
+        self.moving_mean = _replica_variable(tf.zeros([num_features]), "moving_mean")
+        self.moving_variance = _replica_variable(tf.ones([num_features]), "moving_variance")
+
+    def __call__(self, x, training):
+        if training:
+            axes = list(range(len(x.shape) - 1))
+            mean, variance = tf.nn.moments(x, axes)
+            decay = self.momentum
+            self.moving_mean.assign(self.moving_mean * decay + mean * (1.0 - decay))
+            self.moving_variance.assign(self.moving_variance * decay + variance * (1.0 - decay))
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)
+
+
+def lrelu(x, leak=0.2):
+    return tf.maximum(x, leak * x)
+
+
+class Network(tf.Module):
+    """Base of generators and discriminators: adds ``count_params()`` (trainable parameters, the
+    convention of spec §13: BN/LN gamma and beta count, moving statistics and SN u do not)."""
+
+    def count_params(self):
+        return int(sum(np.prod(v.shape) for v in self.trainable_variables))

@@ -1,0 +1,236 @@
+"""The training loop (spec §5.2b): steps count D updates; G is updated after D steps 1, n+1, 2n+1, …
+with the same z; separate Adam optimizers; checkpoints every ``checkpoint_every`` steps; exact resume.
+
+Every random draw of step t (the real batch, z, the penalty's noise) is a pure function of
+(seed, t), so a run resumed from a checkpoint reproduces an uninterrupted run.
+"""
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from ganhub.errors import ConfigError, GanhubError
+from training import architectures, data, losses, penalties
+from training.config import CONFIG_FILE, RESUMABLE_CHANGES, Config
+from training.optim import Adam
+
+CHECKPOINT_SUBDIR = "checkpoints"
+LOG_SUBDIR = "logs"
+STATE_FILE = "train_state.json"
+
+# Offsets that separate the stateless RNG streams of one step.
+_Z_STREAM, _PENALTY_STREAM = 0, 1
+
+
+class TrainingDivergedError(GanhubError, FloatingPointError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def build_models(config, channels=None):
+    """(generator, discriminator) as built for training, initialized from ``config.seed``."""
+    if channels is None:
+        channels = data.channels_of(config.dataset)
+    tf.random.set_seed(config.seed)
+    return architectures.build(config, channels)
+
+
+def _check_resumable(model_dir, config):
+    path = Path(model_dir) / CONFIG_FILE
+    if not path.exists():
+        return
+    saved = Config.load(path).to_dict()
+    new = config.to_dict()
+    changed = [k for k in new if new[k] != saved[k] and k not in RESUMABLE_CHANGES]
+    if changed:
+        diffs = ", ".join(f"{k}: {saved[k]!r} -> {new[k]!r}" for k in changed)
+        raise ConfigError(f"{model_dir} holds a run with another config ({diffs}); use a new "
+                          f"--model-dir, or change only {', '.join(RESUMABLE_CHANGES)} to resume")
+
+
+class Trainer:
+    def __init__(self, config, model_dir):
+        self.config = config
+        self.model_dir = Path(model_dir)
+        _check_resumable(self.model_dir, config)
+        self.dataset = data.load_dataset(config.dataset, "train", config.data_dir)
+        if self.dataset.resolution != config.resolution:
+            raise ConfigError(f"{config.dataset} images are {self.dataset.resolution}x"
+                              f"{self.dataset.resolution}, but resolution={config.resolution}")
+        self.generator, self.discriminator = build_models(config, self.dataset.channels)
+        self.loss = losses.get_loss(config.loss)
+        self.d_optimizer = Adam(self.discriminator.trainable_variables, config.learning_rate,
+                                config.beta1, config.beta2, name="d_optimizer")
+        self.g_optimizer = Adam(self.generator.trainable_variables, config.learning_rate,
+                                config.beta1, config.beta2, name="g_optimizer")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="wall_time")
+        self.checkpoint = tf.train.Checkpoint(
+            step=self.step, wall_time=self.wall_time, generator=self.generator,
+            discriminator=self.discriminator, d_optimizer=self.d_optimizer,
+            g_optimizer=self.g_optimizer)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(self.model_dir / CHECKPOINT_SUBDIR), config.keep_checkpoints)
+        self.batches = data.ArrayBatches(self.dataset.images, config.batch_size, config.seed)
+        self._inputs = tf.function(self._inputs_impl)
+        self._d_step = tf.function(self._d_step_impl, jit_compile=config.jit_compile)
+        self._g_step = tf.function(self._g_step_impl, jit_compile=config.jit_compile)
+
+    # --- one step -----------------------------------------------------------------------------
+    def latents(self, step):
+        seed = tf.stack([tf.constant(self.config.seed, tf.int64), tf.cast(step, tf.int64) * 2 + _Z_STREAM])
+        return tf.random.stateless_uniform([self.config.batch_size, self.config.z_dim], seed, -1.0, 1.0)
+
+    def _inputs_impl(self, step):
+        return self.batches(step), self.latents(step)
+
+    def _d_step_impl(self, real, z, step):
+        seed = tf.stack([tf.constant(self.config.seed, tf.int64), tf.cast(step, tf.int64) * 2 + _PENALTY_STREAM])
+        d_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            d_loss = self.loss.d_loss(real_logits, fake_logits)
+            penalty = penalties.compute(
+                self.config.penalty, lambda x: self.discriminator(x, training=True),
+                self.discriminator, real, fake, seed)
+            total = d_loss + self.config.penalty_lambda * penalty
+        self.d_optimizer.apply(tape.gradient(total, d_vars), d_vars)
+        return d_loss, penalty
+
+    def _g_step_impl(self, z):
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            g_loss = self.loss.g_loss(self.discriminator(fake, training=True))
+        self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
+        return g_loss
+
+    def train_step(self, t):
+        """D step t (1-based), then the G step if (t − 1) mod disc_iters == 0."""
+        t_tensor = tf.constant(t, tf.int64)
+        real, z = self._inputs(t_tensor)
+        d_loss, penalty = self._d_step(real, z, t_tensor)
+        g_loss = self._g_step(z) if (t - 1) % self.config.disc_iters == 0 else None
+        self.step.assign(t)
+        return d_loss, penalty, g_loss
+
+    # --- the run ------------------------------------------------------------------------------
+    def restore(self):
+        """Resume from the latest checkpoint, if any; returns the step reached."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return int(self.step.numpy())
+
+    def save(self):
+        self.manager.save(checkpoint_number=int(self.step.numpy()))
+        state = {"step": int(self.step.numpy()), "wall_time": float(self.wall_time.numpy()),
+                 "tensorflow": tf.__version__, "dataset": self.dataset.provenance}
+        tmp = self.model_dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.model_dir / STATE_FILE)
+
+    def run(self, progress=True, summary_every=100):
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.model_dir / CONFIG_FILE)
+        start = self.restore()
+        if self.manager.latest_checkpoint is None:
+            self.save()  # step 0, as compare_gan
+        steps = self.config.steps
+        writer = _summary_writer(self.model_dir / LOG_SUBDIR)
+        bar = _progress(start, steps, progress)
+        last = {}
+        t0 = time.perf_counter()
+        try:
+            for t in range(start + 1, steps + 1):
+                d_loss, penalty, g_loss = self.train_step(t)
+                last["d_loss"] = float(d_loss)
+                last["penalty"] = float(penalty)
+                if g_loss is not None:
+                    last["g_loss"] = float(g_loss)
+                bad = [k for k, v in last.items() if not math.isfinite(v)]
+                if bad:
+                    raise TrainingDivergedError(
+                        f"{', '.join(bad)} became {last[bad[0]]} at step {t}; the last good "
+                        f"checkpoint ({self.manager.latest_checkpoint}) is kept. Lower "
+                        f"learning_rate or change the loss/penalty, then train into a new model dir")
+                if writer and (t % summary_every == 0 or t == steps):
+                    with writer.as_default(step=t):
+                        for k, v in last.items():
+                            tf.summary.scalar(k, v)
+                if t % self.config.checkpoint_every == 0 or t == steps:
+                    self._add_time(t0)
+                    t0 = time.perf_counter()
+                    self.save()
+                    if writer:
+                        with writer.as_default(step=t):
+                            tf.summary.image("samples", self.sample_grid(), max_outputs=1)
+                bar.update(1)
+                if t % 10 == 0:
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()}, refresh=False)
+        finally:
+            bar.close()
+            if writer:
+                writer.flush()
+        return {"step": int(self.step.numpy()), "wall_time": float(self.wall_time.numpy()), **last}
+
+    def _add_time(self, t0):
+        self.wall_time.assign_add(time.perf_counter() - t0)
+
+    def sample_grid(self, n=16, seed=0):
+        z = tf.random.stateless_uniform([n, self.config.z_dim], [seed, 0], -1.0, 1.0)
+        images = self.generator(z, training=False).numpy()
+        from ganhub.images import make_grid
+        return make_grid(np.clip(images, 0, 1))[None]
+
+
+def _summary_writer(log_dir):
+    """TensorBoard writer, or None when tensorboard (the `tensorboard` extra) is not installed."""
+    try:
+        import tensorboard.summary  # noqa: F401  (tf.summary needs it at write time)
+    except ImportError:
+        return None
+    return tf.summary.create_file_writer(str(log_dir))
+
+
+def _progress(start, total, enabled):
+    from tqdm.auto import tqdm
+
+    from ganhub import settings
+    return tqdm(total=total, initial=start, unit="step", desc="train", dynamic_ncols=True,
+                disable=not enabled or settings.progress_disabled())
+
+
+def train(config, model_dir, progress=True):
+    """Train (or resume) ``config`` into ``model_dir``; returns the final step, losses, wall time."""
+    if isinstance(config, (str, Path)):
+        config = Config.load(config)
+    elif isinstance(config, dict):
+        config = Config.from_dict(config)
+    return Trainer(config, model_dir).run(progress=progress)
+
+
+def load_generator(model_dir, checkpoint=None):
+    """(config, generator, state) restored from a trained model dir (latest checkpoint by default)."""
+    model_dir = Path(model_dir)
+    config_path = model_dir / CONFIG_FILE
+    if not config_path.exists():
+        raise ConfigError(f"{model_dir} is not a training dir: {CONFIG_FILE} is missing "
+                          f"(train one with `ganhub train CONFIG.json --model-dir {model_dir}`)")
+    config = Config.load(config_path)
+    generator, _ = build_models(config)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="wall_time")
+    ckpt = tf.train.Checkpoint(step=step, wall_time=wall_time, generator=generator)
+    path = checkpoint or tf.train.latest_checkpoint(str(model_dir / CHECKPOINT_SUBDIR))
+    if not path:
+        raise ConfigError(f"{model_dir} has no checkpoint yet; train it first")
+    ckpt.restore(path).expect_partial().assert_existing_objects_matched()
+    state_path = model_dir / STATE_FILE
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    state.update(step=int(step.numpy()), wall_time=float(wall_time.numpy()), checkpoint=str(path))
+    return config, generator, state
