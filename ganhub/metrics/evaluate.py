@@ -1,0 +1,185 @@
+"""Generator → images → features → scores, with the protocol recorded next to every number."""
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ganhub import settings
+from ganhub.metrics._checks import MetricInputError, as_images, warn_if_undersampled
+from ganhub.metrics.frechet import frechet_distance
+from ganhub.metrics.inception_score import inception_score
+from ganhub.metrics.kid import kernel_inception_distance
+from ganhub.metrics.ms_ssim import ms_ssim_diversity
+from ganhub.metrics.stats import FeatureStats, ReferenceStats, reference_key
+
+METRICS = ("fid", "kid", "is", "ms_ssim")
+MS_SSIM_BATCHES, MS_SSIM_BATCH_SIZE = 5, 64
+
+
+def _progress(total, desc, enabled):
+    if enabled is None:
+        enabled = not settings.progress_disabled()
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="img", disable=not enabled, leave=False)
+
+
+def features_of_images(images, extractor, resize, keep=0, want_logits=False, batch_size=None,
+                       progress=None, desc="features"):
+    """Stream an array (or an iterable of batches) of images through the extractor.
+
+    → (FeatureStats, logits or None). Only the moments and the first `keep` features are kept.
+    """
+    batch_size = batch_size or settings.EXTRACTOR_BATCH_SIZE
+    if isinstance(images, np.ndarray):
+        total = len(images)
+        batches = (images[i:i + batch_size] for i in range(0, total, batch_size))
+    else:
+        total, batches = None, images
+    stats, logits = None, []
+    with _progress(total, desc, progress) as bar:
+        for batch in batches:
+            feats, batch_logits = extractor.features_and_logits(batch, resize, batch_size, want_logits)
+            if stats is None:
+                stats = FeatureStats(feats.shape[1], keep=keep)
+            stats.update(feats)
+            if want_logits:
+                logits.append(batch_logits)
+            bar.update(len(batch))
+    if stats is None:
+        raise MetricInputError("no images to extract features from")
+    return stats, (np.concatenate(logits) if want_logits else None)
+
+
+def compute_reference(images, extractor, resize=None, keep=None, progress=None, **provenance):
+    """ReferenceStats of real images (uint8 NHWC) with their provenance."""
+    resize = resize or settings.DEFAULT_RESIZE
+    keep = settings.KID_REFERENCE_SAMPLES if keep is None else keep
+    images = as_images(images)
+    stats, _ = features_of_images(images, extractor, resize, keep=keep, progress=progress,
+                                  desc="reference")
+    warn_if_undersampled(stats.count, stats.dim, "reference images")
+    return ReferenceStats.from_stats(stats, **extractor.protocol(resize), **provenance)
+
+
+def reference_from_data(data, split="test", num_samples=None, extractor=None, resize=None,
+                        cache=True, progress=None):
+    """Reference statistics of a data source (see ganhub.metrics.data), cached by a content key."""
+    from ganhub.metrics.data import load_images
+    from ganhub.metrics.extractors import load_extractor
+    extractor = load_extractor(extractor)
+    resize = resize or settings.DEFAULT_RESIZE
+    num_samples = num_samples or settings.EVAL_NUM_SAMPLES
+    images, described = load_images(data, split, num_samples)
+    key = reference_key(data=described, n=num_samples, **extractor.protocol(resize))
+    path = settings.cache_dir() / "references" / f"{key}.npz"
+    if cache and path.exists():
+        return ReferenceStats.load(path)
+    reference = compute_reference(images, extractor, resize, progress=progress, **described,
+                                  content_key=key)
+    if cache:
+        reference.save(path)
+    return reference
+
+
+def resolve_reference(reference, num_samples=None, extractor=None, resize=None, progress=None):
+    """ReferenceStats from an object, an .npz path, or a data name like 'fashion_mnist-test'."""
+    if reference is None or isinstance(reference, ReferenceStats):
+        return reference
+    path = Path(str(reference)).expanduser()
+    if path.suffix == ".npz" and path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            is_reference = "provenance" in data.files
+        if is_reference:
+            return ReferenceStats.load(path)
+    name, split = str(reference), "test"
+    for candidate in ("test", "train"):
+        if name.endswith("-" + candidate):
+            name, split = name[: -len(candidate) - 1], candidate
+    return reference_from_data(name, split, num_samples, extractor, resize, progress=progress)
+
+
+def _generated_batches(generator, latents, batch_size):
+    for start in range(0, len(latents), batch_size):
+        images = np.asarray(generator(latents[start:start + batch_size]), np.float64)
+        if not np.all(np.isfinite(images)):
+            raise MetricInputError("the generator produced NaN or inf (the study scored this as "
+                                   "FID 31337); check the checkpoint")
+        # As the study: scale to [0, 255] and keep the floats (no uint8 quantisation).
+        yield np.clip(images, 0.0, 1.0) * 255.0
+
+
+def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=None, seed=None,
+             extractor=None, resize=None, kid_blocks=None, is_splits=1, batch_size=None,
+             progress=None):
+    """Score a generator against reference statistics → {"fid": ..., ..., "protocol": {...}}.
+
+    generator_or_handle: a ganhub Generator or a handle for ganhub.load. reference: a
+    ReferenceStats, a reference .npz made by `ganhub stats`, or a data name ('fashion_mnist-test'),
+    needed for fid and kid. metrics: any of fid, kid, is, ms_ssim. num_samples generated images
+    (the study: 10,000) from latents drawn with `seed`.
+    """
+    metrics = tuple(m.strip().lower() for m in ([metrics] if isinstance(metrics, str) else metrics))
+    unknown = set(metrics) - set(METRICS)
+    if unknown or not metrics:
+        raise MetricInputError(f"unknown metrics {sorted(unknown)}; choose from {', '.join(METRICS)}")
+    num_samples = int(num_samples or settings.EVAL_NUM_SAMPLES)
+    seed = settings.EVAL_SEED if seed is None else int(seed)
+    resize = resize or settings.DEFAULT_RESIZE
+    generator = generator_or_handle
+    if isinstance(generator, (str, Path)):
+        from ganhub import load
+        generator = load(str(generator))
+    needs_features = {"fid", "kid", "is"} & set(metrics)
+    result = {}
+    protocol = {"num_samples": num_samples, "seed": seed, "metrics": list(metrics),
+                "image_scaling": "generator output in [0, 1] × 255, not quantised"}
+
+    if needs_features:
+        from ganhub.metrics.extractors import load_extractor
+        extractor = load_extractor(extractor)
+        protocol.update(extractor.protocol(resize))
+        ref = None
+        if {"fid", "kid"} & set(metrics):
+            if reference is None:
+                raise MetricInputError("fid and kid need reference statistics; pass reference= "
+                                       "(make them with `ganhub stats`)")
+            ref = resolve_reference(reference, num_samples, extractor, resize, progress)
+            ref.check_protocol(extractor.id, extractor.sha256, resize)
+            protocol["reference"] = ref.provenance
+            if ref.num_samples and ref.num_samples != num_samples:
+                warnings.warn(f"reference has {ref.num_samples} images and the evaluation "
+                              f"{num_samples}: FID's bias depends on the sample counts, so compare "
+                              f"only scores made at equal counts", UserWarning, stacklevel=2)
+        latents = np.asarray(generator.sample_latents(num_samples, seed), np.float32)
+        gen_batch = settings.SAMPLE_BATCH_SIZE
+        keep = num_samples if "kid" in metrics else 0
+        stats, logits = features_of_images(
+            _generated_batches(generator, latents, gen_batch), extractor, resize, keep=keep,
+            want_logits="is" in metrics, batch_size=batch_size, progress=progress, desc="generated")
+        if "fid" in metrics:
+            warn_if_undersampled(stats.count, stats.dim, "generated images")
+            result["fid"] = frechet_distance(stats.mean, stats.covariance, ref.mu, ref.sigma)
+        if "kid" in metrics:
+            if len(ref.features) < 2:
+                raise MetricInputError("the reference file keeps no features for KID; remake it with `ganhub stats`")
+            blocks = kid_blocks or math.ceil(max(len(ref.features), stats.count) / 1024)
+            result["kid"], result["kid_std"] = kernel_inception_distance(
+                stats.features, ref.features, num_blocks=blocks)
+            protocol["kid_blocks"] = blocks
+        if "is" in metrics:
+            result["is"], result["is_std"] = inception_score(logits, splits=is_splits)
+            protocol["is_splits"] = is_splits
+
+    if "ms_ssim" in metrics:
+        needed = MS_SSIM_BATCHES * MS_SSIM_BATCH_SIZE
+        latents = np.asarray(generator.sample_latents(needed, seed + 1), np.float32)
+        images = np.concatenate(list(_generated_batches(generator, latents, settings.SAMPLE_BATCH_SIZE)))
+        result["ms_ssim"] = ms_ssim_diversity(images, MS_SSIM_BATCHES, MS_SSIM_BATCH_SIZE, seed=seed)
+        protocol["ms_ssim"] = {"batches": MS_SSIM_BATCHES, "batch_size": MS_SSIM_BATCH_SIZE,
+                               "latent_seed": seed + 1}
+
+    from ganhub.metrics.stats import _ganhub_version
+    protocol["ganhub_version"] = _ganhub_version()
+    result["protocol"] = protocol
+    return result
