@@ -45,8 +45,11 @@ def progress_disabled():
 
 def extra_catalogs():
     """GANHUB_CATALOGS: extra catalog paths or URLs, separated by os.pathsep or whitespace."""
+    import re
     raw = os.environ.get("GANHUB_CATALOGS", "")
-    return [part for chunk in raw.split(os.pathsep) for part in chunk.split() if part]
+    sep = re.escape(os.pathsep)
+    # A URL's own colons (scheme, port) are not separators.
+    return re.findall(rf"https?://[^\s{sep}]*(?::\d+[^\s{sep}]*)?|[^\s{sep}]+", raw)
 
 
 def fashion_mnist_dir():

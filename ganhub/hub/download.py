@@ -50,15 +50,21 @@ def _partial_owner_alive(path, stale_after):
             return False
         except PermissionError:
             pass
-        return age <= stale_after if pid != os.getpid() else False
+        return True
     return age <= stale_after
 
 
 def _adopt_partial(downloads, key, mine):
-    """Rename the largest orphaned partial of ``key`` to ``mine``; return bytes adopted."""
+    """Rename the largest orphaned partial of ``key`` to ``mine``; return bytes adopted.
+
+    Called under the key's lock, so a partial of this key from our own pid is an abandoned
+    earlier attempt, not a download in progress.
+    """
+    own = f".{_HOST}.{os.getpid()}."
     candidates = []
     for path in downloads.glob(f"{key}.*.part"):
-        if path != mine and not _partial_owner_alive(path, settings.lock_stale_after()):
+        if path != mine and (own in path.name
+                             or not _partial_owner_alive(path, settings.lock_stale_after())):
             try:
                 candidates.append((path.stat().st_size, path))
             except FileNotFoundError:

@@ -1,0 +1,78 @@
+"""Untrusted-op scan, and the TF1 Hub format fixture (the compare_gan module layout)."""
+import numpy as np
+import pytest
+
+from ganhub.errors import UntrustedModuleError
+from ganhub.hub import cache as hub_cache
+from ganhub.hub import scan
+from ganhub.hub.resolve import resolve
+
+SENTINEL = "/tmp/ganhub-test-should-never-exist"
+
+
+def test_clean_modules_have_no_untrusted_ops(modules):
+    # TF2 SavedModels carry SaveV2/RestoreV2 in their saver functions: not flagged
+    assert scan.find_untrusted_ops(modules["tiny_dir"]) == []
+    assert scan.find_untrusted_ops(modules["tf1_dir"]) == []
+
+
+def test_writefile_module_is_refused_naming_the_op(cache, modules):
+    with pytest.raises(UntrustedModuleError, match="WriteFile") as info:
+        resolve(modules["evil_dir"])
+    assert "trust=True" in str(info.value)
+    assert resolve(modules["evil_dir"], trust=True).path == modules["evil_dir"]
+
+
+def test_downloaded_writefile_module_is_refused_and_the_verdict_remembered(
+        cache, modules, fault_server, monkeypatch):
+    base, state = fault_server
+    state.files["/evil.tar.gz"] = modules["evil_tgz"].read_bytes()
+    url = f"{base}/evil.tar.gz"
+    with pytest.raises(UntrustedModuleError, match="WriteFile"):
+        resolve(url)
+    # cached, but still refused; the scan is not repeated
+    assert hub_cache.lookup(modules["evil_sha"]) is not None
+    monkeypatch.setattr(scan, "find_untrusted_ops", lambda path: pytest.fail("scanned twice"))
+    with pytest.raises(UntrustedModuleError, match="WriteFile"):
+        resolve(url)
+    trusted = resolve(url, trust=True)
+    assert trusted.source == "cache" and state.count("/evil.tar.gz") == 1
+
+
+def test_scan_runs_nothing(modules):
+    import os
+    scan.find_untrusted_ops(modules["evil_dir"])
+    assert not os.path.exists(SENTINEL)
+
+
+def test_py_func_is_refused(cache, tmp_path):
+    import tensorflow as tf
+
+    class Hooked(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+        def __call__(self, z):
+            return {"images": tf.numpy_function(lambda x: x, [z], tf.float32)}
+
+    module = Hooked()
+    tf.saved_model.save(module, str(tmp_path / "hooked"), signatures=module.__call__)
+    with pytest.raises(UntrustedModuleError, match="PyFunc"):
+        resolve(tmp_path / "hooked")
+
+
+def test_tf1_hub_module_loads_through_resolve(cache, modules, fault_server):
+    import tensorflow as tf
+    import tensorflow_hub as hub
+
+    base, state = fault_server
+    state.files["/google/compare_gan/tiny_tf1/1"] = modules["tf1_tgz"].read_bytes()
+    got = resolve(f"{base}/google/compare_gan/tiny_tf1/1")
+    assert (got.path / "tfhub_module.pb").read_bytes() == b"\x08\x01"
+    module = hub.load(str(got.path))
+    generator = module.signatures["generator"]
+    z = tf.random.uniform([64, 128], -1, 1, seed=0)
+    images = generator(z=z)["default"].numpy()
+    assert images.shape == (64, 8, 8, 3)
+    assert images.dtype == np.float32 and 0 <= images.min() and images.max() <= 1
+    # a fixed batch of 64: any other batch size is rejected by the module itself
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
+        generator(z=tf.zeros([10, 128]))
