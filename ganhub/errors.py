@@ -38,3 +38,7 @@ class ConfigError(GanhubError, ValueError):
 
 class ProtocolMismatchError(GanhubError, ValueError):
     """Reference statistics were computed with another extractor or resize mode."""
+
+
+class BadInputError(GanhubError, ValueError):
+    """An argument has the wrong type, shape or range (n <= 0, a seed that is not an integer, …)."""

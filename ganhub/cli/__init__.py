@@ -14,8 +14,15 @@ from ganhub.errors import GanhubError
 _COMMAND_MODULES = ("hub", "sample", "evaluate", "train")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (``ganhub sample: error: ...``), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ganhub",
         description="Pretrained GAN generators from The GAN Landscape (compare_gan) in TensorFlow 2: "
                     "list, download, sample, evaluate, train and export them.",

@@ -1,0 +1,72 @@
+"""The module metadata schema (``assets/ganhub.json``) and its validation."""
+import datetime
+
+from ganhub import __version__, settings
+from ganhub.errors import InvalidModuleError
+
+REQUIRED = {
+    "schema_version": int, "name": str, "architecture": str, "loss": str, "penalty": dict,
+    "normalization": dict, "z_dim": int, "z_distribution": dict, "image_shape": list,
+    "signature": dict, "dataset": dict, "training": dict, "scores": dict, "created": str,
+}
+
+
+def build(config, state, name, image_shape):
+    """Metadata for a generator trained with ``config`` (training.Config) to ``state``
+    (training.load_generator's dict: step, wall_time, tensorflow, dataset provenance)."""
+    dataset = dict(state.get("dataset") or {"name": config.dataset})
+    dataset.setdefault("split", "train")
+    return {
+        "schema_version": settings.METADATA_SCHEMA_VERSION,
+        "name": name,
+        "architecture": config.architecture,
+        "width": config.width,
+        "loss": config.loss,
+        "penalty": {"type": config.penalty, "lambda": config.penalty_lambda},
+        "normalization": {"generator": "batch_norm", "discriminator": config.d_norm},
+        "z_dim": config.z_dim,
+        "z_distribution": {"name": "uniform", "low": -1.0, "high": 1.0},
+        "image_shape": list(image_shape),
+        "output_range": [0.0, 1.0],
+        "signature": {"key": settings.SIGNATURE_KEY, "input": settings.INPUT_KEY,
+                      "output": settings.OUTPUT_KEY, "batch_size": None},
+        "dataset": dataset,
+        "training": {
+            "steps": state["step"],
+            "steps_configured": config.steps,
+            "disc_iters": config.disc_iters,
+            "generator_steps": -(-state["step"] // config.disc_iters),
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "beta1": config.beta1,
+            "beta2": config.beta2,
+            "seed": config.seed,
+            "wall_time_seconds": round(state.get("wall_time", 0.0), 1),
+            "tensorflow_version": state.get("tensorflow"),
+            "config": config.to_dict(),
+        },
+        "scores": {},
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "ganhub_version": __version__,
+    }
+
+
+def validate(metadata, where="metadata"):
+    """Raise InvalidModuleError naming every missing or mistyped key."""
+    if not isinstance(metadata, dict):
+        raise InvalidModuleError(f"{where}: expected a JSON object")
+    problems = []
+    for key, kind in REQUIRED.items():
+        if key not in metadata:
+            problems.append(f"missing {key!r}")
+        elif not isinstance(metadata[key], kind) or (kind is int and isinstance(metadata[key], bool)):
+            problems.append(f"{key!r} should be {kind.__name__}, got {type(metadata[key]).__name__}")
+    if not problems:
+        if len(metadata["image_shape"]) != 3:
+            problems.append(f"'image_shape' should be [H, W, C], got {metadata['image_shape']}")
+        if metadata["schema_version"] > settings.METADATA_SCHEMA_VERSION:
+            problems.append(f"schema_version {metadata['schema_version']} is newer than this ganhub "
+                            f"understands ({settings.METADATA_SCHEMA_VERSION}); upgrade ganhub")
+    if problems:
+        raise InvalidModuleError(f"{where}: " + "; ".join(problems))
+    return metadata

@@ -1,0 +1,64 @@
+"""Module archive (.tar.gz in TF Hub's compressed layout + .sha256), catalog entry, model card."""
+from pathlib import Path
+
+from ganhub.hub import archive
+
+
+def package(module_dir, archive_path=None):
+    """Write ``<module_dir>.tar.gz`` (or ``archive_path``) and its ``.sha256``; return
+    (archive_path, sha256, size)."""
+    module_dir = Path(module_dir)
+    archive_path = Path(archive_path) if archive_path else module_dir.with_name(module_dir.name + ".tar.gz")
+    sha256 = archive.pack(module_dir, archive_path)
+    return archive_path, sha256, archive_path.stat().st_size
+
+
+def catalog_entry(metadata, handle, sha256, size):
+    """A catalog entry (ganhub/catalog.py schema) for a packaged module."""
+    return {
+        "name": metadata["name"],
+        "handle": handle,
+        "sha256": sha256,
+        "size": size,
+        "format": "tf2-savedmodel",
+        "signature": metadata["signature"],
+        "architecture": metadata["architecture"],
+        "loss": metadata["loss"],
+        "penalty": metadata["penalty"],
+        "normalization": metadata["normalization"],
+        "dataset": metadata["dataset"].get("name"),
+        "image_shape": metadata["image_shape"],
+        "z": {"dim": metadata["z_dim"], "distribution": metadata["z_distribution"], "batch_size": None},
+        "scores": metadata["scores"],
+        "metadata": metadata,
+    }
+
+
+def model_card(metadata):
+    """A short Markdown model card."""
+    t = metadata["training"]
+    lines = [
+        f"# {metadata['name']}",
+        "",
+        f"{metadata['architecture']} generator (width {metadata.get('width', 1.0)}) trained on "
+        f"{metadata['dataset'].get('name')} ({metadata['dataset'].get('split')} split) with the "
+        f"{metadata['loss']} loss, penalty {metadata['penalty']['type']}, discriminator "
+        f"normalization {metadata['normalization']['discriminator']}.",
+        "",
+        f"- z: {metadata['z_dim']}-d, {metadata['z_distribution']}",
+        f"- images: {metadata['image_shape']} float32 in [0, 1]",
+        f"- training: {t['steps']} D steps, disc_iters {t['disc_iters']}, batch {t['batch_size']}, "
+        f"Adam lr {t['learning_rate']} betas ({t['beta1']}, {t['beta2']}), seed {t['seed']}, "
+        f"{t['wall_time_seconds']} s, TensorFlow {t['tensorflow_version']}",
+        "",
+        "## Scores",
+        "",
+    ]
+    if metadata["scores"]:
+        for metric, score in sorted(metadata["scores"].items()):
+            lines.append(f"- {metric}: {score}")
+    else:
+        lines.append("Not measured yet.")
+    lines += ["", "## Use", "", "```python", "import ganhub",
+              f"g = ganhub.load({metadata['name']!r})", "images = g.sample(16, seed=0)", "```", ""]
+    return "\n".join(lines)
