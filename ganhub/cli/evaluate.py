@@ -1,0 +1,113 @@
+"""`ganhub evaluate` and `ganhub stats`. TensorFlow is imported only inside the commands."""
+import json
+import sys
+
+from ganhub import settings
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "evaluate", help="score a generator (FID, KID, IS, MS-SSIM) against reference statistics")
+    p.add_argument("handle", help="catalog name, module path or URL")
+    p.add_argument("--reference", "-r",
+                   help="reference .npz from `ganhub stats`, or a data name such as fashion_mnist-test")
+    p.add_argument("-n", "--num-samples", type=int, default=settings.EVAL_NUM_SAMPLES,
+                   help=f"generated images (default {settings.EVAL_NUM_SAMPLES}, the study's N)")
+    p.add_argument("--metrics", default="fid", help="comma-separated: fid,kid,is,ms_ssim (default fid)")
+    p.add_argument("--seed", type=int, default=settings.EVAL_SEED, help="latent seed")
+    _add_protocol_args(p)
+    p.add_argument("--json", action="store_true", help="print the result and protocol as JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = subparsers.add_parser("stats", help="compute reference statistics of real images")
+    p.add_argument("data", nargs="?",
+                   help="data set name (fashion_mnist), image folder, or .npz of images")
+    p.add_argument("--split", default="test", help="data set split (default test, as the study)")
+    p.add_argument("-n", "--num-samples", type=int, default=settings.EVAL_NUM_SAMPLES,
+                   help="first N images in data set order")
+    p.add_argument("-o", "--output", help="write the reference here (default: the ganhub cache)")
+    _add_protocol_args(p)
+    p.add_argument("--download-weights", action="store_true",
+                   help="only fetch and convert the offline Inception weights, then exit")
+    p.add_argument("--json", action="store_true", help="print the provenance as JSON")
+    p.set_defaults(func=cmd_stats)
+
+
+def _add_protocol_args(p):
+    p.add_argument("--extractor", default=settings.DEFAULT_EXTRACTOR,
+                   help="fid_inception_offline (default), tfgan_inception, or a SavedModel path/URL")
+    p.add_argument("--resize", default=settings.DEFAULT_RESIZE, choices=("legacy", "clean"),
+                   help="legacy = the study's TF1 bilinear; clean = antialiased bicubic")
+    p.add_argument("--batch-size", type=int, default=settings.EXTRACTOR_BATCH_SIZE,
+                   help="images per extractor call")
+
+
+def _reported(metadata):
+    """Published scores from a module's metadata: {"fid": 12.3} or {"fid": {"value": 12.3}}."""
+    scores = (metadata or {}).get("scores") or {}
+    out = {}
+    for key, value in scores.items():
+        if isinstance(value, dict):
+            value = value.get("value")
+        if isinstance(value, (int, float)):
+            out[key.lower()] = float(value)
+    return out
+
+
+def cmd_evaluate(args):
+    from ganhub.metrics.evaluate import evaluate
+    from ganhub.metrics.extractors import load_extractor
+
+    from ganhub import load
+
+    generator = load(args.handle)
+    metadata = getattr(generator, "metadata", {}) or {}
+    metrics = [m for m in args.metrics.split(",") if m.strip()]
+    result = evaluate(generator, reference=args.reference, metrics=metrics,
+                      num_samples=args.num_samples, seed=args.seed,
+                      extractor=load_extractor(args.extractor), resize=args.resize,
+                      batch_size=args.batch_size)
+    reported = _reported(metadata)
+    if args.json:
+        print(json.dumps({**result, "reported": reported}, indent=2, sort_keys=True, default=str))
+        return 0
+    protocol = result["protocol"]
+    print(f"{args.handle}: {protocol['num_samples']} samples, seed {protocol['seed']}, "
+          f"extractor {protocol.get('extractor_id', '-')}, resize {protocol.get('resize', '-')}")
+    print(f"{'metric':<10}{'measured':>14}{'reported':>14}")
+    for key in ("fid", "kid", "is", "ms_ssim"):
+        if key in result:
+            measured = f"{result[key]:.4f}"
+            if key in ("kid", "is") and f"{key}_std" in result:
+                measured += f" ±{result[key + '_std']:.4f}"
+            ref = f"{reported[key]:.4f}" if key in reported else "-"
+            print(f"{key:<10}{measured:>14}{ref:>14}")
+    return 0
+
+
+def cmd_stats(args):
+    from ganhub.metrics.evaluate import reference_from_data
+    from ganhub.metrics.extractors import load_extractor
+
+    if args.download_weights:
+        from ganhub.metrics.inception import load_offline_extractor
+        extractor = load_offline_extractor()
+        print(f"{extractor.id} ready (sha256 {extractor.sha256[:12]}…)")
+        return 0
+    if not args.data:
+        print("ganhub stats: error: give DATA (or --download-weights)", file=sys.stderr)
+        return 2
+    extractor = load_extractor(args.extractor)
+    reference = reference_from_data(args.data, args.split, args.num_samples, extractor, args.resize,
+                                    cache=args.output is None)
+    if args.output:
+        path = reference.save(args.output)
+    else:
+        path = settings.cache_dir() / "references" / f"{reference.provenance.get('content_key')}.npz"
+    if args.json:
+        print(json.dumps({"path": str(path), **reference.provenance}, indent=2, sort_keys=True))
+    else:
+        p = reference.provenance
+        print(f"{path}: {p['num_samples']} images of {p.get('dataset')} ({p.get('split')}), "
+              f"extractor {p['extractor_id']}, resize {p['resize']}")
+    return 0

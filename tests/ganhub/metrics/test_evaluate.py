@@ -1,0 +1,98 @@
+import json
+
+import numpy as np
+import pytest
+
+import ganhub
+from ganhub.cli import main
+from ganhub.errors import ProtocolMismatchError
+from ganhub.metrics import (MetricInputError, ReferenceStats, frechet_distance, inception_score,
+                            kernel_inception_distance, load_extractor)
+from ganhub.metrics.evaluate import compute_reference, evaluate
+
+
+@pytest.fixture
+def real_images():
+    rng = np.random.default_rng(5)
+    return rng.integers(0, 256, size=(120, 12, 12, 3), dtype=np.uint8)
+
+
+def test_evaluate_matches_metrics_on_independently_extracted_features(
+        tiny_extractor_dir, stand_in_generator, real_images):
+    extractor = load_extractor(str(tiny_extractor_dir))
+    reference = compute_reference(real_images, extractor, "legacy", dataset="toy", split="test")
+    result = evaluate(stand_in_generator, reference=reference, metrics=["fid", "kid", "is"],
+                      num_samples=120, seed=3, extractor=extractor)
+    # Independent route: the same latents through the generator, all features at once.
+    z = stand_in_generator.sample_latents(120, 3)
+    fake = stand_in_generator(z).astype(np.float64) * 255.0
+    feats, logits = extractor.features_and_logits(fake, "legacy", want_logits=True)
+    real = extractor(real_images)
+    expected_fid = frechet_distance(feats.mean(0), np.cov(feats, rowvar=False),
+                                    real.mean(0), np.cov(real, rowvar=False))
+    assert result["fid"] == pytest.approx(expected_fid, rel=1e-6)
+    kid, kid_std = kernel_inception_distance(feats, real, num_blocks=1)
+    assert result["kid"] == pytest.approx(kid, rel=1e-5, abs=1e-9)
+    assert result["is"] == pytest.approx(inception_score(logits)[0], rel=1e-6)
+    protocol = result["protocol"]
+    assert protocol["extractor_id"] == "savedmodel" and protocol["resize"] == "legacy"
+    assert protocol["num_samples"] == 120 and protocol["seed"] == 3
+    assert protocol["reference"]["dataset"] == "toy"
+
+
+def test_evaluate_is_deterministic_in_seed(tiny_extractor_dir, stand_in_generator, real_images):
+    extractor = load_extractor(str(tiny_extractor_dir))
+    reference = compute_reference(real_images, extractor, "legacy")
+    with pytest.warns(UserWarning):  # 60 generated vs 120 reference images
+        run = lambda seed: evaluate(stand_in_generator, reference, "fid", 60, seed, extractor)["fid"]
+        assert run(1) == run(1) != run(2)
+
+
+def test_protocol_mismatch_is_an_error(tiny_extractor_dir, stand_in_generator, real_images, tmp_path):
+    extractor = load_extractor(str(tiny_extractor_dir))
+    path = compute_reference(real_images, extractor, "clean").save(tmp_path / "ref.npz")
+    with pytest.raises(ProtocolMismatchError, match="resize"):
+        evaluate(stand_in_generator, str(path), "fid", 120, 0, extractor, resize="legacy")
+
+
+def test_missing_reference_and_unknown_metric(tiny_extractor_dir, stand_in_generator):
+    with pytest.raises(MetricInputError, match="reference"):
+        evaluate(stand_in_generator, None, "fid", 10, 0, str(tiny_extractor_dir))
+    with pytest.raises(MetricInputError, match="unknown metrics"):
+        evaluate(stand_in_generator, None, "precision", 10, 0, str(tiny_extractor_dir))
+
+
+def test_ms_ssim_needs_no_extractor(stand_in_generator):
+    result = evaluate(stand_in_generator, metrics="ms_ssim")
+    assert 0.0 < result["ms_ssim"] < 1.0
+    assert result["protocol"]["ms_ssim"]["batches"] == 5
+    assert "extractor_id" not in result["protocol"]
+
+
+def test_cli_stats_then_evaluate(tiny_extractor_dir, stand_in_generator, real_images, tmp_path,
+                                 monkeypatch, capsys):
+    np.savez(tmp_path / "real.npz", images=real_images)
+    ref = tmp_path / "ref.npz"
+    assert main(["stats", str(tmp_path / "real.npz"), "-n", "120", "-o", str(ref),
+                 "--extractor", str(tiny_extractor_dir), "--json"]) == 0
+    provenance = json.loads(capsys.readouterr().out)
+    assert provenance["num_samples"] == 120 and provenance["resize"] == "legacy"
+    assert ReferenceStats.load(ref).features.shape == (120, 6)
+
+    stand_in_generator.metadata["scores"] = {"fid": {"value": 12.5}}
+    monkeypatch.setattr(ganhub, "load", lambda handle: stand_in_generator, raising=False)
+    assert main(["evaluate", "stand-in", "--reference", str(ref), "-n", "120",
+                 "--metrics", "fid,kid", "--extractor", str(tiny_extractor_dir), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["fid"] > 0 and "kid_std" in out and out["reported"] == {"fid": 12.5}
+
+    assert main(["evaluate", "stand-in", "--reference", str(ref), "-n", "120",
+                 "--extractor", str(tiny_extractor_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "measured" in table and "12.5000" in table
+
+    # A mismatched protocol is a one-line error and exit code 1.
+    assert main(["evaluate", "stand-in", "--reference", str(ref), "-n", "120", "--resize", "clean",
+                 "--extractor", str(tiny_extractor_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "resize" in err and len(err.strip().splitlines()) == 1
