@@ -5,8 +5,8 @@ Catalog format (``catalog_version`` 1)::
     {"catalog_version": 1, "name": "...", "description": "...", "models": [ENTRY, ...]}
 
 ENTRY keys: ``name``, ``handle`` (URL, path relative to the catalog, or ``ganhub:<package path>``),
-``format`` ("saved_model" | "tf1_hub"), ``signature``, ``input_key``, ``output_key``,
-``z`` {dim, distribution, batch_size (null = any)}, ``image_shape`` [H, W, C], ``sha256``, ``size``,
+``format`` ("tf2-savedmodel" | "tf1-hub"), ``signature``, ``input_key``, ``output_key``,
+``z`` {dim, distribution {name, low/high or mean/stddev}, batch_size (null = any)}, ``image_shape`` [H, W, C], ``sha256``, ``size``,
 ``integrity``, ``dataset``, ``architecture``, ``loss``, ``normalization``, ``penalty`` {type, lambda},
 ``training`` {...}, ``scores`` {metric: {value, protocol, source}}.
 
@@ -96,6 +96,10 @@ def metadata_to_entry(meta):
     """Catalog fields from a module's ganhub.json (the exporter's metadata schema)."""
     fields = {key: meta[key] for key in ("architecture", "loss", "normalization", "image_shape",
                                           "training", "scores", "created") if key in meta}
+    normalization = meta.get("normalization")
+    if isinstance(normalization, dict):  # {"generator": ..., "discriminator": ...}
+        fields["normalization"] = normalization.get("discriminator")
+        fields["normalization_details"] = normalization
     penalty = meta.get("penalty")
     if isinstance(penalty, str):
         penalty = {"type": penalty}

@@ -93,6 +93,14 @@ def _cached_sha(entry):
     return None
 
 
+def _distribution(dist):
+    if isinstance(dist, dict):
+        params = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                           for k, v in dist.items() if k != "name")
+        return f"{dist.get('name', '?')}({params})"
+    return str(dist) if dist is not None else "?"
+
+
 def cmd_info(args):
     from ganhub import catalog
     entry = catalog.get_entry(args.name)
@@ -106,7 +114,7 @@ def cmd_info(args):
         ("name", entry["name"]), ("catalog", entry.get("catalog")), ("handle", entry["handle"]),
         ("format", entry.get("format")),
         ("signature", f"{entry.get('signature')} ({entry.get('input_key')} -> {entry.get('output_key')})"),
-        ("z", f"dim {z.get('dim', '?')}, {z.get('distribution', '?')}, "
+        ("z", f"dim {z.get('dim', '?')}, {_distribution(z.get('distribution'))}, "
               f"batch {z.get('batch_size') or 'any'}" if z else None),
         ("image shape", entry.get("image_shape")), ("dataset", entry.get("dataset")),
         ("architecture", entry.get("architecture")), ("loss", entry.get("loss")),

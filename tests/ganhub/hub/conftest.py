@@ -19,8 +19,11 @@ IMAGE_SHAPE = (4, 4, 3)
 def _metadata(name, z_dim=Z_DIM, image_shape=IMAGE_SHAPE):
     return {
         "schema_version": 1, "name": name, "architecture": "tiny_dense", "loss": "ns",
-        "penalty": "none", "normalization": "none", "z_dim": z_dim,
-        "z_distribution": "normal", "image_shape": list(image_shape),
+        "penalty": {"type": "none", "lambda": 0.0},
+        "normalization": {"generator": "none", "discriminator": "spectral_norm"}, "z_dim": z_dim,
+        "z_distribution": {"name": "normal", "mean": 0.0, "stddev": 1.0},
+        "image_shape": list(image_shape),
+        "signature": {"key": "serving_default", "input": "z", "output": "images", "batch_size": None},
         "dataset": {"name": "synthetic", "split": "train", "preprocessing": "none"},
         "training": {"steps": 0}, "scores": {"fid": {"value": 99.0, "protocol": "test"}},
         "created": "2026-01-01T00:00:00Z",

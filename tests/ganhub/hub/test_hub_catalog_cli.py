@@ -27,8 +27,9 @@ def test_builtin_catalog_has_default_and_the_15_compare_gan_modules(cache):
     for e in compare:
         k, rest = e["name"].split("/model_")[1].split("_", 1)
         assert e["handle"] == f"https://tfhub.dev/google/compare_gan/model_{k}_{rest}/1"
-        assert e["format"] == "tf1_hub" and e["signature"] == "generator"
-        assert e["z"] == {"dim": 128, "distribution": "uniform[-1,1]", "batch_size": 64}
+        assert e["format"] == "tf1-hub" and e["signature"] == "generator"
+        assert e["z"] == {"dim": 128, "batch_size": 64,
+                          "distribution": {"name": "uniform", "low": -1.0, "high": 1.0}}
         assert e["sha256"] is None and e["integrity"] == "unverified" and e["integrity_note"]
         assert e["scores"]["fid"]["protocol"]
     m15 = catalog.get_entry("compare_gan/model_15_cifar10_resnet_cifar")
@@ -75,6 +76,8 @@ def test_default_entry_reads_the_packaged_metadata(cache, modules, monkeypatch, 
     entry = catalog.get_entry("default")
     assert entry["installed"] and entry["architecture"] == "tiny_dense"
     assert entry["z"]["dim"] == 8 and entry["dataset"] == "synthetic"
+    assert entry["normalization"] == "spectral_norm" and entry["penalty"]["type"] == "none"
+    assert [e["name"] for e in catalog.list_models(normalization="sn", dataset="synthetic")] == ["default"]
     assert entry["scores"]["fid"]["value"] == 99.0
 
 
