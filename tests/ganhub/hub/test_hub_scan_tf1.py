@@ -76,3 +76,31 @@ def test_tf1_hub_module_loads_through_resolve(cache, modules, fault_server):
     # a fixed batch of 64: any other batch size is rejected by the module itself
     with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
         generator(z=tf.zeros([10, 128]))
+
+
+def test_tf1_hub_module_samples_10_images_through_ganhub_load(cache, modules, fault_server,
+                                                              monkeypatch, tmp_path):
+    """A catalog entry shaped like the compare_gan ones (TF1 Hub, fixed batch 64) end to end."""
+    import json
+
+    import ganhub
+    from ganhub import catalog
+
+    base, state = fault_server
+    state.files["/google/compare_gan/tiny_tf1/1"] = modules["tf1_tgz"].read_bytes()
+    entry = dict(catalog.get_entry("compare_gan/model_11_cifar10_resnet_cifar"))
+    for key in ("catalog", "builtin"):
+        entry.pop(key)
+    entry.update(name="lab/tiny_tf1", handle=f"{base}/google/compare_gan/tiny_tf1/1",
+                 sha256=modules["tf1_sha"], size=modules["tf1_tgz"].stat().st_size,
+                 integrity="pinned", image_shape=[8, 8, 3])
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"catalog_version": 1, "name": "lab", "models": [entry]}))
+    monkeypatch.setenv("GANHUB_CATALOGS", str(extra))
+    catalog._CACHE.clear()
+    generator = ganhub.load("lab/tiny_tf1")
+    images = generator.sample(10, seed=3)
+    assert images.shape == (10, 8, 8, 3) and images.dtype == np.uint8
+    assert images.std() > 0
+    np.testing.assert_array_equal(images, ganhub.load("lab/tiny_tf1").sample(10, seed=3))
+    assert state.count("/google/compare_gan/tiny_tf1/1") == 1
