@@ -355,6 +355,7 @@ def convert(weights_path, out_dir):
     tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".", suffix=".tmp", dir=out_dir.parent))
     try:
         tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.__call__})
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is shared like any other
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
