@@ -12,7 +12,31 @@ CHOICES = {
     "d_norm": ("none", "batch_norm", "layer_norm", "spectral_norm", "weight_norm"),
 }
 
+# D normalizations each architecture accepts. SNDCGAN and DCGAN: what compare_gan asserts (spec
+# §3.1). ResNets: all five; compare_gan silently ran weight_norm as none, ganhub implements it.
+D_NORMS = {
+    "sndcgan": ("none", "spectral_norm"),
+    "dcgan": ("none", "batch_norm", "spectral_norm"),
+    "resnet19": CHOICES["d_norm"],
+    "resnet_cifar": CHOICES["d_norm"],
+}
+
 CONFIG_FILE = "config.json"
+
+
+def resolution_error(architecture, resolution):
+    """Why ``resolution`` does not fit ``architecture`` (None when it does)."""
+    if architecture == "sndcgan" and resolution % 8:
+        return "sndcgan needs a resolution divisible by 8 (the study used 32 and 128)"
+    if architecture == "dcgan" and resolution % 16:
+        return "dcgan needs a resolution divisible by 16 (the study used 32)"
+    if architecture in ("resnet19", "resnet_cifar"):
+        # log2(s/4) "up" blocks out of 5 (resnet19) or 3 (resnet_cifar); spec §4.4
+        valid = (8, 16, 32, 64, 128) if architecture == "resnet19" else (8, 16, 32)
+        if resolution not in valid:
+            return (f"{architecture} supports resolution {', '.join(map(str, valid))} "
+                    f"(the study used {128 if architecture == 'resnet19' else 32})")
+    return None
 
 
 @dataclasses.dataclass
@@ -59,6 +83,13 @@ class Config:
         for key in ("beta1", "beta2"):
             if not 0.0 <= float(getattr(self, key)) < 1.0:
                 raise ConfigError(f"{key} must be in [0, 1), got {getattr(self, key)!r}")
+        if self.d_norm not in D_NORMS[self.architecture]:
+            raise ConfigError(f"d_norm={self.d_norm!r} is not supported by architecture="
+                              f"{self.architecture!r}; choose one of "
+                              f"{', '.join(D_NORMS[self.architecture])}")
+        problem = resolution_error(self.architecture, self.resolution)
+        if problem:
+            raise ConfigError(f"resolution={self.resolution}: {problem}")
         if float(self.penalty_lambda) < 0:
             raise ConfigError(f"penalty_lambda must be >= 0, got {self.penalty_lambda!r}")
 

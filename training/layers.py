@@ -47,24 +47,54 @@ class SpectralNorm(tf.Module):
         return kernel / sigma
 
 
-class _Kernelled(tf.Module):
-    """Shared kernel + bias + optional spectral norm of Dense/Conv/Deconv."""
+class WeightNorm(tf.Module):
+    """W = g · V / ‖V‖ with the norm over all axes but the output one (Salimans & Kingma).
 
-    def __init__(self, kernel_shape, bias_size, spectral_norm, truncated, name):
+    compare_gan has weight-norm ops but never wires them into an architecture (spec §3.5), so this
+    is ganhub's own choice: g starts at ‖V_init‖ per output unit (the first forward pass equals the
+    unnormalized layer) instead of the paper's data-dependent initialization, which would need an
+    extra init pass and breaks a pure "build, then train" flow.
+    """
+
+    def __init__(self, kernel, name=None):
         super().__init__(name=name)
+        self.g = tf.Variable(self.norms(kernel), name="g")
+
+    @staticmethod
+    def norms(kernel):
+        axes = list(range(len(kernel.shape) - 1))
+        return tf.sqrt(tf.reduce_sum(tf.square(kernel), axis=axes))
+
+    def __call__(self, kernel):
+        return kernel * (self.g / tf.maximum(self.norms(kernel), 1e-12))
+
+
+class _Kernelled(tf.Module):
+    """Shared kernel + bias + optional spectral or weight norm of Dense/Conv/Deconv."""
+
+    def __init__(self, kernel_shape, bias_size, spectral_norm, truncated, name, weight_norm=False):
+        super().__init__(name=name)
+        if spectral_norm and weight_norm:
+            raise ValueError("a layer takes spectral_norm or weight_norm, not both")
         self.kernel = tf.Variable(_init(kernel_shape, truncated=truncated), name="kernel")
         self.bias = tf.Variable(tf.zeros([bias_size]), name="bias")
         self.spectral_norm = SpectralNorm(kernel_shape, name="spectral_norm") if spectral_norm else None
+        if weight_norm:  # only set when used: keeps the object graph of older checkpoints intact
+            self.weight_norm = WeightNorm(self.kernel, name="weight_norm")
 
     def effective_kernel(self):
-        return self.spectral_norm(self.kernel) if self.spectral_norm is not None else self.kernel
+        if self.spectral_norm is not None:
+            return self.spectral_norm(self.kernel)
+        if getattr(self, "weight_norm", None) is not None:
+            return self.weight_norm(self.kernel)
+        return self.kernel
 
 
 class Dense(_Kernelled):
     """``linear``: W ~ N(0, 0.02²), bias 0."""
 
-    def __init__(self, in_units, units, spectral_norm=False, name=None):
-        super().__init__([in_units, units], units, spectral_norm, False, name)
+    def __init__(self, in_units, units, spectral_norm=False, weight_norm=False, name=None):
+        super().__init__([in_units, units], units, spectral_norm, False, name, weight_norm)
 
     def __call__(self, x):
         return tf.matmul(x, self.effective_kernel()) + self.bias
@@ -74,9 +104,9 @@ class Conv2D(_Kernelled):
     """``conv2d``, padding SAME; truncated-normal init unless ``truncated=False`` (SNDCGAN D)."""
 
     def __init__(self, in_channels, filters, kernel_size, stride=1, spectral_norm=False,
-                 truncated=True, name=None):
+                 truncated=True, weight_norm=False, name=None):
         shape = [kernel_size, kernel_size, in_channels, filters]
-        super().__init__(shape, filters, spectral_norm, truncated, name)
+        super().__init__(shape, filters, spectral_norm, truncated, name, weight_norm)
         self.stride = stride
 
     def __call__(self, x):
@@ -129,8 +159,40 @@ class BatchNorm(tf.Module):
         return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)
 
 
+class LayerNorm(tf.Module):
+    """contrib ``layer_norm`` (spec §3.3): statistics per example over all non-batch axes (H, W, C
+    jointly), biased variance, epsilon 1e-12; gamma and beta per channel. Keras' LayerNormalization
+    with axis=[1, 2, 3] would create per-(H, W, C) parameters instead."""
+
+    def __init__(self, num_features, epsilon=1e-12, name=None):
+        super().__init__(name=name)
+        self.epsilon = epsilon
+        self.gamma = tf.Variable(tf.ones([num_features]), name="gamma")
+        self.beta = tf.Variable(tf.zeros([num_features]), name="beta")
+
+    def __call__(self, x, training=True):
+        del training  # contrib only toggled trainability with it
+        axes = list(range(1, len(x.shape)))
+        mean, variance = tf.nn.moments(x, axes, keepdims=True)
+        return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)
+
+
 def lrelu(x, leak=0.2):
     return tf.maximum(x, leak * x)
+
+
+def unpool(x):
+    """Zero-insertion 2× upsampling (spec §4.3): out[2i, 2j] = x[i, j], the other three positions of
+    each 2×2 cell are 0 (not nearest or bilinear)."""
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    zeros = tf.zeros_like(x)
+    rows = tf.reshape(tf.stack([x, zeros], axis=3), [-1, h, 2 * w, c])
+    return tf.reshape(tf.stack([rows, tf.zeros_like(rows)], axis=2), [-1, 2 * h, 2 * w, c])
+
+
+def downsample(x):
+    """2×2 average pool, stride 2, SAME padding (ResNet D blocks)."""
+    return tf.nn.avg_pool2d(x, 2, 2, padding="SAME")
 
 
 class Network(tf.Module):

@@ -2,7 +2,8 @@
 with the same z; separate Adam optimizers; checkpoints every ``checkpoint_every`` steps; exact resume.
 
 Every random draw of step t (the real batch, z, the penalty's noise) is a pure function of
-(seed, t), so a run resumed from a checkpoint reproduces an uninterrupted run.
+(seed, t), so a run resumed from a checkpoint reproduces an uninterrupted run. The step math and
+its distribution over replicas live in ``training.steps``.
 """
 import json
 import math
@@ -13,28 +14,26 @@ import numpy as np
 import tensorflow as tf
 
 from ganhub.errors import ConfigError, GanhubError
-from training import architectures, data, losses, penalties
+from training import architectures, data
 from training.config import CONFIG_FILE, RESUMABLE_CHANGES, Config
-from training.optim import Adam
+from training.steps import GANSteps
 
 CHECKPOINT_SUBDIR = "checkpoints"
 LOG_SUBDIR = "logs"
 STATE_FILE = "train_state.json"
 
-# Offsets that separate the stateless RNG streams of one step.
-_Z_STREAM, _PENALTY_STREAM = 0, 1
-
-
 class TrainingDivergedError(GanhubError, FloatingPointError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def build_models(config, channels=None):
-    """(generator, discriminator) as built for training, initialized from ``config.seed``."""
+def build_models(config, channels=None, strategy=None):
+    """(generator, discriminator) as built for training, initialized from ``config.seed`` (inside
+    ``strategy.scope()`` when a strategy is given)."""
     if channels is None:
         channels = data.channels_of(config.dataset)
     tf.random.set_seed(config.seed)
-    return architectures.build(config, channels)
+    with (strategy or tf.distribute.get_strategy()).scope():
+        return architectures.build(config, channels)
 
 
 def _check_resumable(model_dir, config):
@@ -51,20 +50,25 @@ def _check_resumable(model_dir, config):
 
 
 class Trainer:
-    def __init__(self, config, model_dir):
+    """Trains ``config`` into ``model_dir``. ``strategy``: a tf.distribute strategy (default: the
+    current one, i.e. one device); ``dataset``: an already loaded data set (default: load
+    ``config.dataset``'s train split)."""
+
+    def __init__(self, config, model_dir, strategy=None, dataset=None):
         self.config = config
         self.model_dir = Path(model_dir)
         _check_resumable(self.model_dir, config)
-        self.dataset = data.load_dataset(config.dataset, "train", config.data_dir)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.dataset = dataset or data.load_dataset(config.dataset, "train", config.data_dir,
+                                                    config.resolution)
         if self.dataset.resolution != config.resolution:
             raise ConfigError(f"{config.dataset} images are {self.dataset.resolution}x"
                               f"{self.dataset.resolution}, but resolution={config.resolution}")
-        self.generator, self.discriminator = build_models(config, self.dataset.channels)
-        self.loss = losses.get_loss(config.loss)
-        self.d_optimizer = Adam(self.discriminator.trainable_variables, config.learning_rate,
-                                config.beta1, config.beta2, name="d_optimizer")
-        self.g_optimizer = Adam(self.generator.trainable_variables, config.learning_rate,
-                                config.beta1, config.beta2, name="g_optimizer")
+        self.generator, self.discriminator = build_models(config, self.dataset.channels,
+                                                          self.strategy)
+        self.steps = GANSteps(config, self.generator, self.discriminator, self.strategy)
+        self.loss = self.steps.loss
+        self.d_optimizer, self.g_optimizer = self.steps.d_optimizer, self.steps.g_optimizer
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="wall_time")
         self.checkpoint = tf.train.Checkpoint(
@@ -73,48 +77,21 @@ class Trainer:
             g_optimizer=self.g_optimizer)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(self.model_dir / CHECKPOINT_SUBDIR), config.keep_checkpoints)
-        self.batches = data.ArrayBatches(self.dataset.images, config.batch_size, config.seed)
-        self._inputs = tf.function(self._inputs_impl)
-        self._d_step = tf.function(self._d_step_impl, jit_compile=config.jit_compile)
-        self._g_step = tf.function(self._g_step_impl, jit_compile=config.jit_compile)
+        self.batches = self.dataset.batches(config.batch_size, config.seed)
 
     # --- one step -----------------------------------------------------------------------------
     def latents(self, step):
-        seed = tf.stack([tf.constant(self.config.seed, tf.int64), tf.cast(step, tf.int64) * 2 + _Z_STREAM])
-        return tf.random.stateless_uniform([self.config.batch_size, self.config.z_dim], seed, -1.0, 1.0)
+        return self.steps.latents(tf.constant(step, tf.int64))
 
-    def _inputs_impl(self, step):
-        return self.batches(step), self.latents(step)
-
-    def _d_step_impl(self, real, z, step):
-        seed = tf.stack([tf.constant(self.config.seed, tf.int64), tf.cast(step, tf.int64) * 2 + _PENALTY_STREAM])
-        d_vars = self.discriminator.trainable_variables
-        with tf.GradientTape() as tape:
-            fake = self.generator(z, training=True)
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-            d_loss = self.loss.d_loss(real_logits, fake_logits)
-            penalty = penalties.compute(
-                self.config.penalty, lambda x: self.discriminator(x, training=True),
-                self.discriminator, real, fake, seed)
-            total = d_loss + self.config.penalty_lambda * penalty
-        self.d_optimizer.apply(tape.gradient(total, d_vars), d_vars)
-        return d_loss, penalty
-
-    def _g_step_impl(self, z):
-        g_vars = self.generator.trainable_variables
-        with tf.GradientTape() as tape:
-            fake = self.generator(z, training=True)
-            g_loss = self.loss.g_loss(self.discriminator(fake, training=True))
-        self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
-        return g_loss
-
-    def train_step(self, t):
-        """D step t (1-based), then the G step if (t − 1) mod disc_iters == 0."""
+    def train_step(self, t, real=None):
+        """D step t (1-based), then the G step if (t − 1) mod disc_iters == 0. ``real``: batch t
+        when the caller streams it already (``run`` does), else it is read here."""
         t_tensor = tf.constant(t, tf.int64)
-        real, z = self._inputs(t_tensor)
-        d_loss, penalty = self._d_step(real, z, t_tensor)
-        g_loss = self._g_step(z) if (t - 1) % self.config.disc_iters == 0 else None
+        if real is None:
+            real = self.batches(t_tensor)
+        z = self.steps.latents(t_tensor)
+        d_loss, penalty = self.steps.d_step(real, z, t_tensor)
+        g_loss = self.steps.g_step(z) if (t - 1) % self.config.disc_iters == 0 else None
         self.step.assign(t)
         return d_loss, penalty, g_loss
 
@@ -145,9 +122,10 @@ class Trainer:
         bar = _progress(start, steps, progress)
         last = {}
         t0 = time.perf_counter()
+        stream = iter(self.batches.stream(start + 1, steps)) if start < steps else iter(())
         try:
-            for t in range(start + 1, steps + 1):
-                d_loss, penalty, g_loss = self.train_step(t)
+            for t, real in zip(range(start + 1, steps + 1), stream):
+                d_loss, penalty, g_loss = self.train_step(t, real)
                 last["d_loss"] = float(d_loss)
                 last["penalty"] = float(penalty)
                 if g_loss is not None:
@@ -205,13 +183,17 @@ def _progress(start, total, enabled):
                 disable=not enabled or settings.progress_disabled())
 
 
-def train(config, model_dir, progress=True):
-    """Train (or resume) ``config`` into ``model_dir``; returns the final step, losses, wall time."""
+def train(config, model_dir, progress=True, strategy=None):
+    """Train (or resume) ``config`` into ``model_dir``; returns the final step, losses, wall time.
+    ``strategy``: a tf.distribute strategy or a name for ``training.distribute.make_strategy``."""
     if isinstance(config, (str, Path)):
         config = Config.load(config)
     elif isinstance(config, dict):
         config = Config.from_dict(config)
-    return Trainer(config, model_dir).run(progress=progress)
+    if isinstance(strategy, str):
+        from training.distribute import make_strategy
+        strategy = make_strategy(strategy)
+    return Trainer(config, model_dir, strategy=strategy).run(progress=progress)
 
 
 def load_generator(model_dir, checkpoint=None):

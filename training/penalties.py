@@ -1,7 +1,9 @@
 """Discriminator penalties (spec §2). Gradients are of D's logits with respect to D's input.
 
-``discriminator`` below is any callable images → logits [batch]; ``seed`` a stateless RNG seed
-(shape [2] int), so a step's penalty is reproducible and a resumed run matches an uninterrupted one.
+``discriminator`` below is any callable images → logits [batch]. The random numbers of a step's
+penalty are drawn by ``draw_noise`` from a stateless seed (shape [2] int) for the *global* batch, so
+a step's penalty is reproducible, a resumed run matches an uninterrupted one, and under a
+tf.distribute strategy each replica takes its slice of the same draw.
 """
 import tensorflow as tf
 
@@ -18,25 +20,34 @@ def gradient_slope_penalty(discriminator, x):
     return tf.reduce_mean(tf.square(slope - 1.0))
 
 
-def wgan_gp_points(real, fake, seed):
-    """x̂ = x + α(x_f − x), one α ~ U[0, 1) per example."""
-    alpha = tf.random.stateless_uniform([tf.shape(real)[0], 1, 1, 1], seed)
+def draw_noise(name, real_shape, seed):
+    """The penalty's random numbers for a batch of shape ``real_shape``: α ~ U[0, 1) of shape
+    [batch, 1, 1, 1] for wgan_gp, U[0, 1) of the batch's shape for dragan, a dummy otherwise."""
+    if name == "wgan_gp":
+        return tf.random.stateless_uniform([real_shape[0], 1, 1, 1], seed)
+    if name == "dragan":
+        return tf.random.stateless_uniform(real_shape, seed)
+    return tf.zeros([real_shape[0]])
+
+
+def wgan_gp_points(real, fake, alpha):
+    """x̂ = x + α(x_f − x), one α per example."""
     return real + alpha * (fake - real)
 
 
-def dragan_points(real, seed):
-    """compare_gan's DRAGAN: clip(x + std·(U[0,1) − 0.5), 0, 1), std over the whole batch tensor."""
+def dragan_points(real, noise):
+    """compare_gan's DRAGAN: clip(x + std·(U[0,1) − 0.5), 0, 1), std over the whole batch tensor
+    (under a strategy: over the replica's batch, like BN statistics)."""
     std = tf.sqrt(tf.math.reduce_variance(real))
-    noise = tf.random.stateless_uniform(tf.shape(real), seed)
     return tf.clip_by_value(real + std * (noise - 0.5), 0.0, 1.0)
 
 
-def wgan_gp_penalty(discriminator, real, fake, seed):
-    return gradient_slope_penalty(discriminator, wgan_gp_points(real, fake, seed))
+def wgan_gp_penalty(discriminator, real, fake, alpha):
+    return gradient_slope_penalty(discriminator, wgan_gp_points(real, fake, alpha))
 
 
-def dragan_penalty(discriminator, real, seed):
-    return gradient_slope_penalty(discriminator, dragan_points(real, seed))
+def dragan_penalty(discriminator, real, noise):
+    return gradient_slope_penalty(discriminator, dragan_points(real, noise))
 
 
 def discriminator_kernels(discriminator):
@@ -52,14 +63,14 @@ def l2_penalty(kernels):
 PENALTIES = ("none", "wgan_gp", "dragan", "l2")
 
 
-def compute(name, discriminator_fn, discriminator, real, fake, seed):
-    """The penalty ``name`` for one D step (0 for 'none')."""
+def compute(name, discriminator_fn, discriminator, real, fake, noise):
+    """The penalty ``name`` for one D step (0 for 'none'); ``noise`` from ``draw_noise``."""
     if name == "none":
         return tf.constant(0.0)
     if name == "wgan_gp":
-        return wgan_gp_penalty(discriminator_fn, real, fake, seed)
+        return wgan_gp_penalty(discriminator_fn, real, fake, noise)
     if name == "dragan":
-        return dragan_penalty(discriminator_fn, real, seed)
+        return dragan_penalty(discriminator_fn, real, noise)
     if name == "l2":
         return l2_penalty(discriminator_kernels(discriminator))
     raise ValueError(f"unknown penalty {name!r}; choose one of {', '.join(PENALTIES)}")

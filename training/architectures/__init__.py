@@ -1,4 +1,10 @@
-"""Architecture registry: name → (generator class, discriminator class builders)."""
+"""Architecture registry: name → builder (config, channels) → (generator, discriminator).
+
+Which D normalizations each architecture accepts, and its resolutions, are checked by
+``training.config`` (no TensorFlow needed); the builders assume a validated config.
+"""
+from training.architectures import resnet
+from training.architectures.dcgan import DCGANDiscriminator, DCGANGenerator
 from training.architectures.sndcgan import SNDCGANDiscriminator, SNDCGANGenerator
 
 
@@ -8,8 +14,25 @@ def _sndcgan(config, channels):
     return g, d
 
 
+def _dcgan(config, channels):
+    g = DCGANGenerator(config.z_dim, config.resolution, channels, config.width)
+    d = DCGANDiscriminator(config.resolution, channels, config.width, config.d_norm)
+    return g, d
+
+
+def _resnet19(config, channels):
+    return resnet.resnet19(config.z_dim, config.resolution, channels, config.width, config.d_norm)
+
+
+def _resnet_cifar(config, channels):
+    return resnet.resnet_cifar(config.z_dim, config.resolution, channels, config.width, config.d_norm)
+
+
 ARCHITECTURES = {
     "sndcgan": _sndcgan,
+    "dcgan": _dcgan,
+    "resnet19": _resnet19,
+    "resnet_cifar": _resnet_cifar,
 }
 
 

@@ -1,0 +1,117 @@
+"""One D step and one G step (spec §5.2b) under a ``tf.distribute`` strategy.
+
+Distribution: the global batch (real images, z, the penalty's noise) is drawn once from the
+stateless per-step streams and each replica takes its contiguous slice (``replica_id_in_sync_group``
+picks it, so MultiWorkerMirrored workers, which all draw the same global batch, agree). Each replica
+computes its losses as means over its own slice and scales them, and their gradients, by
+local_batch / global_batch before a SUM all-reduce: the result is the global-batch mean. Adam then
+updates the mirrored variables once, in cross-replica context. BN in G (and in D) normalizes with
+each replica's own batch statistics and keeps per-replica moving averages that are averaged when
+read (ON_READ variables), as Keras does; spectral-norm u vectors likewise. With one replica none of
+this machinery runs and the step is the plain single-device computation.
+"""
+import tensorflow as tf
+
+from ganhub.errors import ConfigError
+from training import losses, penalties
+from training.optim import Adam
+
+# Offsets that separate the stateless RNG streams of one step (do not change: resumed runs rely
+# on them).
+Z_STREAM, PENALTY_STREAM = 0, 1
+
+
+class GANSteps:
+    def __init__(self, config, generator, discriminator, strategy=None):
+        self.config = config
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = self.strategy.num_replicas_in_sync
+        if config.batch_size % self.replicas:
+            raise ConfigError(f"batch_size={config.batch_size} must be divisible by the number of "
+                              f"replicas ({self.replicas})")
+        self.generator, self.discriminator = generator, discriminator
+        self.loss = losses.get_loss(config.loss)
+        with self.strategy.scope():
+            self.d_optimizer = Adam(discriminator.trainable_variables, config.learning_rate,
+                                    config.beta1, config.beta2, name="d_optimizer")
+            self.g_optimizer = Adam(generator.trainable_variables, config.learning_rate,
+                                    config.beta1, config.beta2, name="g_optimizer")
+        jit = bool(config.jit_compile)
+        if self.replicas == 1:
+            self.d_step = tf.function(self._d_step, jit_compile=jit)
+            self.g_step = tf.function(self._g_step, jit_compile=jit)
+            self._d_replica, self._g_replica = self.d_replica, self.g_replica
+        else:  # XLA compiles each replica's computation; the all-reduce and update stay outside
+            self.d_step = tf.function(self._d_step)
+            self.g_step = tf.function(self._g_step)
+            self._d_replica = tf.function(self.d_replica, jit_compile=jit) if jit else self.d_replica
+            self._g_replica = tf.function(self.g_replica, jit_compile=jit) if jit else self.g_replica
+        self.latents = tf.function(self._latents)
+
+    # --- random streams ------------------------------------------------------------------------
+    def _seed(self, step, stream):
+        return tf.stack([tf.constant(self.config.seed, tf.int64),
+                         tf.cast(step, tf.int64) * 2 + stream])
+
+    def _latents(self, step):
+        """z ~ U[-1, 1]^{batch × z_dim} of step ``step``, for the global batch."""
+        return tf.random.stateless_uniform([self.config.batch_size, self.config.z_dim],
+                                           self._seed(step, Z_STREAM), -1.0, 1.0)
+
+    # --- per-replica computations --------------------------------------------------------------
+    def d_replica(self, real, z, noise):
+        """Gradients of the D objective on this replica's slice, with d_loss and the penalty; all
+        divided by the number of replicas (so that summing over replicas gives the global mean)."""
+        d_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            d_loss = self.loss.d_loss(real_logits, fake_logits)
+            penalty = penalties.compute(
+                self.config.penalty, lambda x: self.discriminator(x, training=True),
+                self.discriminator, real, fake, noise)
+            total = d_loss + self.config.penalty_lambda * penalty
+        grads = tape.gradient(total, d_vars)
+        return self._scaled(grads, d_loss, penalty)
+
+    def g_replica(self, z):
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            g_loss = self.loss.g_loss(self.discriminator(fake, training=True))
+        grads = tape.gradient(g_loss, g_vars)
+        return self._scaled(grads, g_loss)
+
+    def _scaled(self, grads, *values):
+        if self.replicas == 1:
+            return (grads, *values)
+        share = 1.0 / self.replicas  # local batch / global batch (equal slices)
+        return ([g * share for g in grads], *(v * share for v in values))
+
+    # --- global steps --------------------------------------------------------------------------
+    def _d_step(self, real, z, step):
+        noise = penalties.draw_noise(self.config.penalty, tf.shape(real),
+                                     self._seed(step, PENALTY_STREAM))
+        grads, d_loss, penalty = self._run(self._d_replica, real, z, noise)
+        self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
+        return d_loss, penalty
+
+    def _g_step(self, z):
+        grads, g_loss = self._run(self._g_replica, z)
+        self.g_optimizer.apply(grads, self.generator.trainable_variables)
+        return g_loss
+
+    def _run(self, fn, *global_args):
+        if self.replicas == 1:
+            return fn(*global_args)
+        replicas = self.replicas
+
+        def on_replica(*args):
+            ctx = tf.distribute.get_replica_context()
+            index = ctx.replica_id_in_sync_group
+            local = [tf.gather(tf.reshape(a, [replicas, -1, *a.shape[1:]]), index) for a in args]
+            return fn(*local)
+
+        per_replica = self.strategy.run(on_replica, args=global_args)
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
