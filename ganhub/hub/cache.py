@@ -59,16 +59,32 @@ def _ref_path(url):
     return root() / "refs" / f"{hashlib.sha1(url.encode('utf-8')).hexdigest()}.json"
 
 
-def lookup_ref(url):
+def lookup_ref(url, stamp=None):
+    """sha256 recorded for ``url``; with ``stamp``, only if it was recorded with the same one."""
     try:
         with open(_ref_path(url), encoding="utf-8") as fh:
-            return json.load(fh).get("sha256")
+            data = json.load(fh)
     except (OSError, ValueError):
         return None
+    if stamp is not None and data.get("stamp") != list(stamp):
+        return None
+    return data.get("sha256")
 
 
-def write_ref(url, sha256):
-    _atomic_write_json(_ref_path(url), {"url": url, "sha256": sha256, "time": time.time()})
+def write_ref(url, sha256, stamp=None):
+    data = {"url": url, "sha256": sha256, "time": time.time()}
+    if stamp is not None:
+        data["stamp"] = list(stamp)
+    try:
+        _atomic_write_json(_ref_path(url), data)
+    except OSError:
+        pass  # a read-only cache still works; the ref only saves work next time
+
+
+def file_stamp(path):
+    """What must not change for a local archive's recorded sha256 to stay valid."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
 
 
 def _atomic_write_json(path, data):

@@ -126,7 +126,7 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
     try:
         while True:
             offset = mine.stat().st_size
-            digest = _hash_prefix(mine) if offset else hashlib.sha256()
+            digest = _BackgroundHash(_hash_prefix(mine) if offset else hashlib.sha256())
             resumed = offset > 0
             headers = {"Range": f"bytes={offset}-"} if offset else {}
             total = None
@@ -151,7 +151,8 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
                             if offset:
                                 resumed = False
                                 offset = 0
-                                digest = hashlib.sha256()
+                                digest.close()
+                                digest = _BackgroundHash(hashlib.sha256())
                             length = response.headers.get("Content-Length")
                             total = int(length) if length and length.isdigit() else None
                         if expected_size is not None and total is not None and total != expected_size:
@@ -192,6 +193,8 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
             except requests.RequestException as exc:
                 raise DownloadError(f"cannot download {url}: {_short(exc)}") from None
 
+            finally:
+                digest.close()
             size = mine.stat().st_size
             if total is not None and size != total:
                 last_error = f"got {size} of {total} bytes"
@@ -227,6 +230,40 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
         if progress is not None:
             progress.close()
         session.close()
+
+
+class _BackgroundHash:
+    """sha256 on a worker thread, so hashing overlaps the socket reads and file writes
+    (hashlib releases the GIL on large buffers)."""
+
+    def __init__(self, hasher):
+        import queue
+        import threading
+        self._hasher = hasher
+        self._queue = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _run(self):
+        while True:
+            block = self._queue.get()
+            if block is None:
+                return
+            self._hasher.update(block)
+
+    def update(self, block):
+        self._queue.put(block)
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+
+    def hexdigest(self):
+        self.close()
+        return self._hasher.hexdigest()
 
 
 def _blocks(response):

@@ -109,7 +109,16 @@ def _resolve_local(path, *, entry, offline, trust, expected_sha256=None):
             scan.check(path)
         return Resolved(path=path, entry=entry, source="directory")
     if path.name.endswith(ARCHIVE_SUFFIXES):
-        sha = archive.sha256_file(path)
+        # Re-hashing a big archive on every load would dominate load time: reuse the hash
+        # recorded for this exact file (same size, mtime, inode), else hash it.
+        ref = path.resolve().as_uri()
+        stamp = cache.file_stamp(path)
+        sha = cache.lookup_ref(ref, stamp)
+        if sha is None or cache.lookup(sha) is None:
+            sha = archive.sha256_file(path)
+            recorded = False
+        else:
+            recorded = True
         if expected_sha256 and sha != expected_sha256.lower():
             raise InvalidModuleError(f"{path} has sha256 {sha}, the catalog expects {expected_sha256}")
         module = cache.lookup(sha)
@@ -119,6 +128,8 @@ def _resolve_local(path, *, entry, offline, trust, expected_sha256=None):
                 module = cache.install(path, sha, size=path.stat().st_size, source=path,
                                        heartbeat=lock.heartbeat)
             source = "archive"
+        if not recorded:
+            cache.write_ref(ref, sha, stamp)
         _check_cached(sha, module, trust)
         return Resolved(path=module, entry=entry, source=source, sha256=sha)
     raise InvalidModuleError(f"{path} is neither a SavedModel directory nor a .tar.gz module archive")

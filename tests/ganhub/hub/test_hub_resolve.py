@@ -117,3 +117,20 @@ def test_default_entry_resolves_to_the_packaged_model(cache, modules, monkeypatc
     monkeypatch.setattr(settings, "DEFAULT_MODEL_DIR", packaged)
     got = resolve("default")
     assert got.path == packaged and got.source == "package" and got.entry["name"] == "default"
+
+
+def test_archive_hash_is_reused_until_the_file_changes(cache, modules, tmp_path, monkeypatch):
+    from ganhub.hub import archive
+    from ganhub.errors import UntrustedModuleError
+
+    local = tmp_path / "model.tar.gz"
+    shutil.copy(modules["tiny_tgz"], local)
+    assert resolve(local).sha256 == modules["tiny_sha"]
+    real_hash = archive.sha256_file
+    monkeypatch.setattr(archive, "sha256_file", lambda p: pytest.fail("re-hashed an unchanged archive"))
+    assert resolve(local).source == "cache"
+    monkeypatch.setattr(archive, "sha256_file", real_hash)
+    shutil.copy(modules["evil_tgz"], local)  # same path, new content
+    with pytest.raises(UntrustedModuleError):
+        resolve(local)
+    assert resolve(local, trust=True).sha256 == modules["evil_sha"]
