@@ -96,3 +96,38 @@ def test_cli_stats_then_evaluate(tiny_extractor_dir, stand_in_generator, real_im
                  "--extractor", str(tiny_extractor_dir)]) == 1
     err = capsys.readouterr().err
     assert "error:" in err and "resize" in err and len(err.strip().splitlines()) == 1
+
+
+def test_fewer_samples_than_dimensions_warns_not_crashes(tiny_extractor_dir, stand_in_generator, real_images):
+    from ganhub.metrics import SmallSampleWarning
+    extractor = load_extractor(str(tiny_extractor_dir))  # 6-d features
+    with pytest.warns(SmallSampleWarning):
+        reference = compute_reference(real_images[:5], extractor, "legacy")
+    with pytest.warns(SmallSampleWarning):
+        result = evaluate(stand_in_generator, reference, "fid", 5, 0, extractor)
+    assert np.isfinite(result["fid"]) and result["fid"] >= 0
+
+
+def test_reference_from_fashion_mnist_style_idx_and_cache(tiny_extractor_dir, tmp_path, monkeypatch):
+    import gzip
+    from ganhub.metrics.evaluate import reference_from_data
+    images = np.random.default_rng(2).integers(0, 256, size=(30, 28, 28), dtype=np.uint8)
+    header = np.array([2051, 30, 28, 28], dtype=">u4").tobytes()
+    (tmp_path / "fm").mkdir()
+    with gzip.open(tmp_path / "fm" / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(header + images.tobytes())
+    monkeypatch.setenv("GANHUB_FASHION_MNIST_DIR", str(tmp_path / "fm"))
+    extractor = load_extractor(str(tiny_extractor_dir))
+    ref = reference_from_data("fashion_mnist", "test", 20, extractor, "legacy")
+    expected = extractor(images[:20, ..., None])
+    np.testing.assert_allclose(ref.mu, expected.mean(0), rtol=1e-10)
+    assert ref.provenance["dataset"] == "fashion_mnist" and ref.provenance["num_samples"] == 20
+    cached = list((tmp_path / "cache" / "references").glob("*.npz"))
+    assert len(cached) == 1
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("the cached reference should have been read back")
+
+    monkeypatch.setattr(extractor, "features_and_logits", no_extraction)
+    again = reference_from_data("fashion_mnist", "test", 20, extractor, "legacy")
+    np.testing.assert_array_equal(again.sigma, ref.sigma)
+    assert again.provenance == json.loads(json.dumps(ref.provenance))

@@ -43,3 +43,49 @@ def test_unknown_handles_raise(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ExtractorError, match="saved_model.pb"):
         load_extractor(str(tmp_path / "empty"))
+
+
+def test_callable_saved_model_with_4d_outputs_like_tfgan(tmp_path):
+    """TF-GAN's module is called as model(images) → {"pool_3": [N,1,1,d], "logits": [N,k]}."""
+    class TfganLike(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 299, 299, 3], tf.float32)])
+        def __call__(self, images):
+            pooled = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+            return {"pool_3": tf.concat([pooled, -pooled], -1), "logits": tf.reduce_mean(images, [1, 2])}
+
+    path = tmp_path / "tfgan_like"
+    tf.saved_model.save(TfganLike(), str(path), signatures={})
+    extractor = load_extractor(str(path))
+    assert extractor.input_size == 299 and extractor.has_logits
+    images = np.full((2, 4, 4, 3), 192, np.uint8)
+    feats, logits = extractor.features_and_logits(images, "legacy", want_logits=True)
+    np.testing.assert_allclose(feats, [[0.5, 0.5, 0.5, -0.5, -0.5, -0.5]] * 2, rtol=1e-6)
+    assert logits.shape == (2, 3)
+
+
+def test_extractor_by_url_through_tensorflow_hub(tiny_extractor_dir, tmp_path, monkeypatch):
+    import functools
+    import http.server
+    import tarfile
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    with tarfile.open(served / "tiny.tar.gz", "w:gz") as tar:
+        for item in tiny_extractor_dir.iterdir():
+            tar.add(item, arcname=item.name)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "tfhub"))
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/tiny.tar.gz"
+        extractor = load_extractor(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert extractor.id == url and extractor.sha256 == directory_sha256(tiny_extractor_dir)
+    local = load_extractor(str(tiny_extractor_dir))
+    images = np.random.default_rng(1).integers(0, 256, size=(3, 16, 16, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(extractor(images), local(images))
