@@ -191,7 +191,7 @@ def bench_cached_load(tmp, module_dir, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=float, default=50)
+    parser.add_argument("--size-mb", type=float, default=54, help="weights; the archive is about 50 MB")
     parser.add_argument("--load-size-mb", type=float, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--load-repeats", type=int, default=21)
