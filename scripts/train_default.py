@@ -31,7 +31,8 @@ def main(argv=None):
     print(train(config, args.model_dir), flush=True)
     if not args.no_export:
         from export import export_module
-        export_module(args.model_dir, settings.DEFAULT_MODEL_DIR, name="default", overwrite=True)
+        export_module(args.model_dir, settings.DEFAULT_MODEL_DIR, name="default", overwrite=True,
+                      archive=False)
         print(f"exported to {settings.DEFAULT_MODEL_DIR}")
 
 

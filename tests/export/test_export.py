@@ -1,0 +1,108 @@
+"""export/: SavedModel layout, signature, metadata, archive, TF Hub compatibility."""
+import hashlib
+import json
+import tarfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export import export_module
+from export.metadata import validate
+from ganhub.errors import ConfigError, GanhubError, InvalidModuleError
+
+
+def test_savedmodel_layout_and_metadata(exported, trained_dir):
+    path = exported["path"]
+    assert (path / "saved_model.pb").is_file()
+    meta = json.loads((path / "assets" / "ganhub.json").read_text())
+    assert meta == exported["metadata"]
+    validate(meta)
+    assert meta["architecture"] == "sndcgan" and meta["loss"] == "ns"
+    assert meta["normalization"] == {"generator": "batch_norm", "discriminator": "spectral_norm"}
+    assert meta["z_dim"] == 16 and meta["image_shape"] == [32, 32, 1]
+    assert meta["z_distribution"] == {"name": "uniform", "low": -1.0, "high": 1.0}
+    assert meta["dataset"]["name"] == "fashion_mnist" and meta["dataset"]["split"] == "train"
+    assert "zero-padded" in meta["dataset"]["preprocessing"]
+    training = meta["training"]
+    assert training["steps"] == 3 and training["batch_size"] == 8 and training["disc_iters"] == 1
+    assert training["tensorflow_version"] == tf.__version__
+    assert training["config"]["width"] == 0.0625
+    assert meta["scores"] == {}
+
+
+def test_archive_sha256_and_layout(exported):
+    archive = exported["archive"]
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert digest == exported["sha256"]
+    assert archive.with_name(archive.name + ".sha256").read_text().split()[0] == digest
+    assert exported["size"] == archive.stat().st_size
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    # TF Hub's compressed format: the SavedModel's contents at the archive root
+    assert {"saved_model.pb", "assets/ganhub.json", "variables/variables.index"} <= names
+
+
+def test_serving_signature_inference_mode(exported):
+    loaded = tf.saved_model.load(str(exported["path"]))
+    fn = loaded.signatures["serving_default"]
+    spec = fn.structured_input_signature[1]["z"]
+    assert spec.shape.as_list() == [None, 16] and spec.dtype == tf.float32
+    z = tf.random.stateless_uniform([5, 16], [1, 2], -1, 1)
+    images = fn(z=z)["images"].numpy()
+    assert images.shape == (5, 32, 32, 1) and images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    # Inference mode: an example's image does not depend on the rest of the batch.
+    single = fn(z=z[:1])["images"].numpy()
+    np.testing.assert_allclose(single[0], images[0], atol=1e-5)
+    # Calling twice changes nothing (no BN moving-average updates in the exported graph).
+    np.testing.assert_array_equal(fn(z=z)["images"].numpy(), images)
+
+
+def test_matches_the_trained_generator(exported, trained_dir):
+    from training import load_generator
+
+    _, generator, _ = load_generator(trained_dir)
+    z = tf.random.stateless_uniform([4, 16], [3, 4], -1, 1)
+    expected = generator(z, training=False).numpy()
+    got = tf.saved_model.load(str(exported["path"])).signatures["serving_default"](z=z)["images"]
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
+
+
+def test_plain_tensorflow_hub_load_and_keras_layer(exported):
+    import tensorflow_hub as hub
+    import tf_keras
+
+    module = hub.load(str(exported["path"]))
+    out = module.signatures["serving_default"](z=tf.zeros([2, 16]))["images"]
+    assert out.shape == (2, 32, 32, 1)
+    model = tf_keras.Sequential([tf_keras.Input([16]), hub.KerasLayer(str(exported["path"]))])
+    np.testing.assert_allclose(model(tf.zeros([2, 16])).numpy(), out.numpy(), atol=1e-6)
+
+
+def test_tensorflow_hub_load_from_http(exported, static_server):
+    import tensorflow_hub as hub
+
+    base = static_server(exported["archive"].parent)
+    module = hub.load(f"{base}/{exported['archive'].name}")
+    out = module.signatures["serving_default"](z=tf.zeros([1, 16]))["images"]
+    assert out.shape == (1, 32, 32, 1)
+
+
+def test_export_refuses_to_overwrite_and_leaves_nothing(exported, trained_dir, tmp_path):
+    with pytest.raises(GanhubError, match="already exists"):
+        export_module(trained_dir, exported["path"])
+    missing = tmp_path / "not-trained"
+    missing.mkdir()
+    with pytest.raises(ConfigError, match="config.json is missing"):
+        export_module(missing, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_metadata_validation_names_the_problem(exported):
+    meta = dict(exported["metadata"])
+    del meta["z_dim"]
+    meta["image_shape"] = "32x32"
+    with pytest.raises(InvalidModuleError, match=r"missing 'z_dim'.*'image_shape' should be list"):
+        validate(meta)
