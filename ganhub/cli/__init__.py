@@ -12,6 +12,8 @@ from ganhub.errors import GanhubError
 
 # Order here is the order in `ganhub --help`.
 _COMMAND_MODULES = ("hub", "sample", "evaluate", "train")
+# Commands that answer without TensorFlow.
+_NO_TENSORFLOW = {"list", "info", "cache", "download"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,6 +47,25 @@ def _version():
     return f"ganhub {__version__}"
 
 
+def _import_tensorflow_quietly():
+    """Import TensorFlow and initialize its devices with C++ stderr silenced: TF prints absl and
+    CUDA-probe lines there on every start, which bury a CLI's one-line answers. Python errors still
+    surface (they are raised after stderr is restored). Set TF_CPP_MIN_LOG_LEVEL to see the lines."""
+    import os
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") != "2":
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+            tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -52,6 +73,8 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
+        if args.command not in _NO_TENSORFLOW:
+            _import_tensorflow_quietly()
         return int(args.func(args) or 0)
     except GanhubError as exc:
         print(f"ganhub {args.command}: error: {exc}", file=sys.stderr)
