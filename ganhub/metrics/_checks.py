@@ -6,10 +6,10 @@ import warnings
 
 import numpy as np
 
-from ganhub.errors import GanhubError
+from ganhub.errors import BadInputError, GanhubError
 
 
-class MetricInputError(GanhubError, ValueError):
+class MetricInputError(BadInputError):
     """Arrays given to a metric have the wrong shape, dtype, range or contain NaN/inf."""
 
 
