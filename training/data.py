@@ -363,13 +363,16 @@ class IndexedDataset:
 
 def _celebahq128(split, data_dir, resolution=None):
     """CelebA-HQ at 128×128: TFRecord shards ``*celebahq-128-000XX-of-00100*`` (split by shard
-    index: 0-89 train, 90-99 test) or, failing that, an image folder (sorted files; the first 90%
+    index: 0-89 train, 90-99 test; a single unsharded file such as ProgressiveGAN's
+    ``celebahq-r07.tfrecords`` is all train) or, failing that, an image folder (sorted files; the first 90%
     train, the rest test, the same contiguous split). No resize: images must be 128×128."""
     if not data_dir:
         raise ConfigError("celebahq128 needs data_dir: CelebA-HQ has no public download to fetch "
                           "automatically (prepare it with ProgressiveGAN's dataset_tool)")
     directory = Path(data_dir)
-    shards = sorted(p for p in directory.glob("*celebahq*128*") if p.is_file())
+    # t2t-style shards "*celebahq-128-000XX-of-00100*" or ProgressiveGAN's "celebahq-r07.tfrecords"
+    shards = sorted(p for p in directory.glob("*celebahq*") if p.is_file()
+                    and ("128" in p.name or "r07" in p.name) and p.suffix.lower() not in IMAGE_SUFFIXES)
     if shards:
         from training import tfrecord
         chosen = _shard_split(shards, split, 0.9)
