@@ -1,7 +1,8 @@
 """Real images for reference statistics: an .npz of images, an image folder, or a data set name.
 
 Data set names read offline here: fashion_mnist (IDX files of the Debian package
-dataset-fashion-mnist, see ganhub.settings.fashion_mnist_dir). Other names (cifar10, celeba...)
+dataset-fashion-mnist, see ganhub.settings.fashion_mnist_dir; 28×28 as the study) and
+fashion_mnist_32 (the same, zero-padded centrally to 32×32, as ganhub's default model is trained). Other names (cifar10, celeba...)
 need the training/ data loaders; pass an .npz or folder of their images meanwhile.
 """
 import gzip
@@ -63,14 +64,17 @@ def load_images(source, split="test", num_samples=None):
         for p in files:
             digest.update(p.name.encode() + p.read_bytes())
         described = {"dataset": path.name, "split": None, "source_sha256": digest.hexdigest()}
-    elif str(source).replace("-", "_") == "fashion_mnist":
+    elif str(source).replace("-", "_") in ("fashion_mnist", "fashion_mnist_32"):
         if split not in _FASHION_FILES:
             raise DataSourceError(f"fashion_mnist has splits {sorted(_FASHION_FILES)}, not {split!r}")
         idx = settings.fashion_mnist_dir() / _FASHION_FILES[split]
         if not idx.exists():
             raise DataSourceError(f"{idx} not found; apt-get install dataset-fashion-mnist or set GANHUB_FASHION_MNIST_DIR")
         images = read_idx_images(idx)[:num_samples]
-        described = {"dataset": "fashion_mnist", "split": split, "source_sha256": None}
+        name = str(source).replace("-", "_")
+        if name == "fashion_mnist_32":
+            images = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
+        described = {"dataset": name, "split": split, "source_sha256": None}
     else:
         raise DataSourceError(
             f"no offline loader for {source!r}; pass an .npz of images (key 'images'), an image "

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from ganhub import settings
-from ganhub.metrics._checks import MetricInputError, as_images, warn_if_undersampled
+from ganhub.metrics._checks import (MetricInputError, MetricUnavailableError, as_images,
+                                    warn_if_undersampled)
 from ganhub.metrics.frechet import frechet_distance
 from ganhub.metrics.inception_score import inception_score
 from ganhub.metrics.kid import kernel_inception_distance
@@ -59,6 +60,7 @@ def compute_reference(images, extractor, resize=None, keep=None, progress=None, 
     stats, _ = features_of_images(images, extractor, resize, keep=keep, progress=progress,
                                   desc="reference")
     warn_if_undersampled(stats.count, stats.dim, "reference images")
+    provenance.setdefault("image_shape", list(images.shape[1:]))
     return ReferenceStats.from_stats(stats, **extractor.protocol(resize), **provenance)
 
 
@@ -138,6 +140,10 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
     if needs_features:
         from ganhub.metrics.extractors import load_extractor
         extractor = load_extractor(extractor)
+        if "is" in metrics and not extractor.has_logits:  # fail before any sampling
+            raise MetricUnavailableError(
+                f"extractor {extractor.id!r} gives features only, and the Inception Score needs a "
+                f"classifier head; use --extractor tfgan_inception or drop 'is' from the metrics")
         protocol.update(extractor.protocol(resize))
         ref = None
         if {"fid", "kid"} & set(metrics):
@@ -147,6 +153,12 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
             ref = resolve_reference(reference, num_samples, extractor, resize, progress)
             ref.check_protocol(extractor.id, extractor.sha256, resize)
             protocol["reference"] = ref.provenance
+            ref_shape = ref.provenance.get("image_shape")
+            gen_shape = list(getattr(generator, "image_shape", []) or [])
+            if ref_shape and gen_shape and list(ref_shape) != gen_shape:
+                warnings.warn(f"reference images are {ref_shape} and generated ones {gen_shape}: "
+                              f"the score also measures that difference (for the default model use "
+                              f"fashion_mnist_32, padded as in training)", UserWarning, stacklevel=2)
             if ref.num_samples and ref.num_samples != num_samples:
                 warnings.warn(f"reference has {ref.num_samples} images and the evaluation "
                               f"{num_samples}: FID's bias depends on the sample counts, so compare "

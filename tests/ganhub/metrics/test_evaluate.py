@@ -131,3 +131,32 @@ def test_reference_from_fashion_mnist_style_idx_and_cache(tiny_extractor_dir, tm
     again = reference_from_data("fashion_mnist", "test", 20, extractor, "legacy")
     np.testing.assert_array_equal(again.sigma, ref.sigma)
     assert again.provenance == json.loads(json.dumps(ref.provenance))
+    assert again.provenance["image_shape"] == [28, 28, 1]
+    padded = reference_from_data("fashion_mnist_32", "test", 20, load_extractor(str(tiny_extractor_dir)), "legacy")
+    assert padded.provenance["image_shape"] == [32, 32, 1] and padded.provenance["dataset"] == "fashion_mnist_32"
+    expected32 = load_extractor(str(tiny_extractor_dir))(np.pad(images[:20, ..., None], ((0, 0), (2, 2), (2, 2), (0, 0))))
+    np.testing.assert_allclose(padded.mu, expected32.mean(0), rtol=1e-10)
+
+
+def test_inception_score_without_classifier_head_fails_before_sampling(tmp_path, stand_in_generator):
+    import tensorflow as tf
+    from ganhub.metrics import MetricUnavailableError
+
+    class NoHead(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 3], tf.float32)])
+        def serve(self, x):
+            return {"pool_3": tf.reduce_mean(x, axis=[1, 2])}
+
+    module = NoHead()
+    tf.saved_model.save(module, str(tmp_path / "nohead"), signatures={"serving_default": module.serve})
+    with pytest.raises(MetricUnavailableError, match="classifier head"):
+        evaluate(stand_in_generator, None, "is", 10, 0, str(tmp_path / "nohead"))
+    assert stand_in_generator.calls == 0
+
+
+def test_reference_of_other_image_shape_warns(tiny_extractor_dir, real_images):
+    from conftest import StandInGenerator
+    extractor = load_extractor(str(tiny_extractor_dir))
+    reference = compute_reference(real_images, extractor, "legacy")  # 12×12×3
+    with pytest.warns(UserWarning, match="fashion_mnist_32"):
+        evaluate(StandInGenerator(image_shape=(10, 10, 3)), reference, "fid", 120, 0, extractor)
