@@ -155,7 +155,7 @@ def test_inception_score_without_classifier_head_fails_before_sampling(tmp_path,
 
 
 def test_reference_of_other_image_shape_warns(tiny_extractor_dir, real_images):
-    from conftest import StandInGenerator
+    from _standin import StandInGenerator
     extractor = load_extractor(str(tiny_extractor_dir))
     reference = compute_reference(real_images, extractor, "legacy")  # 12×12×3
     with pytest.warns(UserWarning, match="fashion_mnist_32"):
