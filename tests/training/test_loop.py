@@ -1,0 +1,76 @@
+"""The loop: exact resume, disc_iters schedule, NaN guard."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training import Config, data
+from training.loop import Trainer, TrainingDivergedError
+
+IMAGES = np.random.default_rng(0).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def eager_steps():
+    """Tracing a GP step costs ~10 s per Trainer on 2 shared cores; a few eager steps cost less.
+    Both runs of each comparison execute the same way."""
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)
+
+
+def _dataset():
+    return data.Dataset("mnist", "train", IMAGES, {"source": "test"})
+
+
+def _config(**changes):
+    values = dict(architecture="sndcgan", d_norm="spectral_norm", resolution=16, width=0.0625,
+                  batch_size=4, z_dim=8, steps=4, checkpoint_every=2, disc_iters=2,
+                  penalty="wgan_gp", penalty_lambda=1.0, loss="ns", dataset="mnist")
+    values.update(changes)
+    return Config(**values)
+
+
+def _state(trainer):
+    return {v.name + str(i): v.numpy() for i, v in enumerate(
+        trainer.generator.variables + trainer.discriminator.variables
+        + trainer.d_optimizer.variables + trainer.g_optimizer.variables)}
+
+
+def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
+    straight = Trainer(_config(), tmp_path / "straight", dataset=_dataset())
+    straight.run(progress=False)
+
+    Trainer(_config(steps=2), tmp_path / "resumed", dataset=_dataset()).run(progress=False)
+    resumed = Trainer(_config(), tmp_path / "resumed", dataset=_dataset())
+    result = resumed.run(progress=False)
+    assert result["step"] == 4
+    a, b = _state(straight), _state(resumed)
+    assert a.keys() == b.keys() and len(a) > 20
+    for key in a:  # includes SN u vectors, BN moving statistics and Adam slots
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    # disc_iters=2: G was updated at D steps 1 and 3 only
+    assert int(resumed.g_optimizer.iterations.numpy()) == 2
+    assert int(resumed.d_optimizer.iterations.numpy()) == 4
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    trainer = Trainer(_config(steps=5, disc_iters=1, penalty="none"), tmp_path / "run",
+                      dataset=_dataset())
+    d_step = trainer.steps.d_step
+
+    def poisoned(real, z, step):
+        d_loss, penalty = d_step(real, z, step)
+        return (d_loss * np.nan if int(step) == 3 else d_loss), penalty
+
+    trainer.steps.d_step = poisoned
+    with pytest.raises(TrainingDivergedError, match=r"d_loss became nan at step 3; the last good "
+                                                    r"checkpoint \(.*ckpt-2\) is kept"):
+        trainer.run(progress=False)
+    assert trainer.manager.latest_checkpoint.endswith("ckpt-2")
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    Trainer(_config(steps=1, checkpoint_every=1), tmp_path / "run", dataset=_dataset()).run(progress=False)
+    from ganhub.errors import ConfigError
+    with pytest.raises(ConfigError, match="learning_rate: 0.0002 -> 0.001"):
+        Trainer(_config(learning_rate=1e-3), tmp_path / "run", dataset=_dataset())
