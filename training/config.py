@@ -125,6 +125,11 @@ class Config:
 
     @classmethod
     def load(cls, path):
+        return cls.from_dict(cls.load_dict(path))
+
+    @staticmethod
+    def load_dict(path):
+        """The raw key → value object of a config file (keys not yet checked)."""
         path = Path(path)
         try:
             values = json.loads(path.read_text())
@@ -134,7 +139,7 @@ class Config:
             raise ConfigError(f"config file {path} is not valid JSON: {exc}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path} must hold a JSON object")
-        return cls.from_dict(values)
+        return values
 
     def save(self, path):
         path = Path(path)

@@ -5,12 +5,21 @@ from ganhub.cli.sample import positive_int  # noqa: F401  (shared argument types
 def register(sub):
     p = sub.add_parser(
         "train", help="train a GAN (or resume one)",
-        description="Train a GAN from a JSON config into --model-dir. Rerunning the same command "
+        description="Train a GAN from a JSON config and/or a preset into --model-dir. Layers: the "
+                    "preset, then the keys of CONFIG, then each --set. Rerunning the same command "
                     "resumes from the last checkpoint; raise `steps` with --set to train longer.")
-    p.add_argument("config", help="training config JSON (keys: see training/config.py)")
+    p.add_argument("config", nargs="?", help="training config JSON (keys: see training/config.py); "
+                                              "optional with --preset")
     p.add_argument("--model-dir", required=True, help="where checkpoints, config.json and logs go")
+    p.add_argument("--preset", metavar="NAME",
+                   help="start from one of the study's best-model settings, e.g. "
+                        "sndcgan_cifar10_sn (list: training/presets.py)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set steps=2000")
+    p.add_argument("--strategy", default="default",
+                   choices=("default", "mirrored", "multi_worker", "tpu"),
+                   help="tf.distribute strategy: one device, all local GPUs, the TF_CONFIG "
+                        "cluster, or a TPU (default: one device)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
 
@@ -30,9 +39,19 @@ def register(sub):
 
 
 def run_train(args):
+    from ganhub.errors import ConfigError
     from training import Config, train
-    config = Config.load(args.config).with_overrides(args.set)
-    result = train(config, args.model_dir, progress=not args.quiet)
+    if args.config is None and args.preset is None:
+        raise ConfigError("give a CONFIG.json, a --preset NAME, or both")
+    if args.preset:
+        from training.presets import get_preset
+        config = get_preset(args.preset)
+        if args.config:  # the file's keys override the preset's
+            config = Config.from_dict({**config.to_dict(), **Config.load_dict(args.config)})
+    else:
+        config = Config.load(args.config)
+    config = config.with_overrides(args.set)
+    result = train(config, args.model_dir, progress=not args.quiet, strategy=args.strategy)
     print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
     return 0
 

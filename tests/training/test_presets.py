@@ -1,0 +1,65 @@
+"""Presets of the study's best models (spec §6.2) and `ganhub train --preset`."""
+import json
+import re
+
+import pytest
+
+from ganhub.cli import main
+from ganhub.errors import ConfigError
+from training.presets import PRESET_INFO, PRESETS, get_preset
+
+SHORT_NORM = {"none": "none", "spectral_norm": "sn", "layer_norm": "ln"}
+SHORT_PENALTY = {"none": "", "wgan_gp": "_gp", "dragan": "_dragan"}
+
+
+@pytest.mark.parametrize("name", sorted(PRESET_INFO))
+def test_preset_name_follows_the_naming_rule(name):
+    c = get_preset(name)
+    loss = "" if c.loss == "ns" else f"_{c.loss}"
+    stem = f"{c.architecture}_{c.dataset}{loss}_{SHORT_NORM[c.d_norm]}{SHORT_PENALTY[c.penalty]}"
+    assert re.fullmatch(re.escape(stem) + r"(_2)?", name)
+    assert (c.batch_size, c.z_dim, c.checkpoint_every) == (64, 128, 20_000)
+    assert c.keep_checkpoints == c.steps // 20_000 + 1
+    assert (c.penalty == "none") == (c.penalty_lambda == 0.0)
+
+
+def test_presets_reproduce_the_published_lines():
+    assert len(PRESET_INFO) == 15 + 11 + 5
+    line = get_preset("resnet19_celebahq128_ln_dragan")
+    assert (line.d_norm, line.penalty, line.penalty_lambda, line.disc_iters, line.beta2,
+            line.learning_rate, line.steps, line.resolution) == (
+        "layer_norm", "dragan", 1.0, 5, 0.9, 1e-4, 200_000, 128)
+    assert get_preset("sndcgan_cifar10_sn").to_dict() == get_preset("sndcgan_cifar10_sn").to_dict()
+    assert get_preset("sndcgan_lsun_bedroom_none").seed == 23
+    assert get_preset("resnet_cifar_cifar10_sn_gp").disc_iters == 5
+    assert PRESETS["compare_gan_model_9"] == PRESETS["resnet19_celebahq128_ln_dragan"]
+    assert get_preset("compare_gan_model_3").loss == "ls"
+    # better line unsuffixed
+    for name, info in PRESET_INFO.items():
+        if name.endswith("_2"):
+            assert PRESET_INFO[name[:-2]]["fid"] <= info["fid"]
+    with pytest.raises(ConfigError, match="unknown preset 'nope'; choose one of"):
+        get_preset("nope")
+
+
+def test_cli_trains_a_preset_without_a_config_file(tmp_path, fake_fashion_dir, capsys):
+    model_dir = tmp_path / "run"
+    code = main(["train", "--preset", "sndcgan_cifar10_sn", "--model-dir", str(model_dir), "--quiet",
+                 "--set", "dataset=fashion_mnist", "--set", f"data_dir={fake_fashion_dir}",
+                 "--set", "width=0.0625", "--set", "steps=1", "--set", "batch_size=8",
+                 "--set", "checkpoint_every=1"])
+    assert code == 0, capsys.readouterr().err
+    saved = json.loads((model_dir / "config.json").read_text())
+    assert (saved["architecture"], saved["d_norm"], saved["learning_rate"], saved["beta2"],
+            saved["steps"], saved["width"]) == ("sndcgan", "spectral_norm", 2e-4, 0.999, 1, 0.0625)
+    assert "step=1" in capsys.readouterr().out
+
+
+def test_cli_layers_config_file_over_preset_and_checks_the_result(tmp_path, capsys):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"d_norm": "layer_norm"}))
+    code = main(["train", str(cfg), "--preset", "sndcgan_cifar10_sn", "--model-dir", str(tmp_path / "r")])
+    assert code == 1
+    assert "d_norm='layer_norm' is not supported by architecture='sndcgan'" in capsys.readouterr().err
+    assert main(["train", "--model-dir", str(tmp_path / "r")]) == 1
+    assert "give a CONFIG.json, a --preset NAME, or both" in capsys.readouterr().err
