@@ -1,0 +1,102 @@
+"""Training-step throughput: SNDCGAN-32 and ResNet-CIFAR at batch 64, plain tf.function vs XLA,
+and the FLOP rate achieved against this machine's float32 matmul rate measured in the same run.
+
+    python benchmarks/train_step.py [--steps 5] [--sndcgan-width 1.0] [--resnet-width 0.25]
+
+A "step" is one D step plus one G step (disc_iters=1), NS loss, spectral norm, no penalty. FLOPs
+are counted by TensorFlow's profiler on the traced D-step and G-step graphs (forward and backward
+convolutions and matmuls; elementwise ops are not counted), so "% of matmul" compares like with like.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from training import Config, build_models  # noqa: E402
+from training.steps import GANSteps  # noqa: E402
+
+
+def graph_flops(concrete_function):
+    from tensorflow.python.profiler import model_analyzer, option_builder
+    opts = option_builder.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    return model_analyzer.profile(concrete_function.graph, options=opts).total_float_ops
+
+
+def matmul_rate(n=2048, reps=10):
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+    f = tf.function(lambda: tf.matmul(a, b))
+    f().numpy()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        f().numpy()
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / np.median(times)
+
+
+def bench(arch, width, jit, steps):
+    config = Config(architecture=arch, resolution=32, width=width, d_norm="spectral_norm",
+                    batch_size=64, z_dim=128, jit_compile=jit, disc_iters=1)
+    g, d = build_models(config, channels=3)
+    s = GANSteps(config, g, d)
+    real = tf.random.uniform([64, 32, 32, 3])
+    step = tf.constant(1, tf.int64)
+    z = s.latents(step)
+    flops = (graph_flops(s.d_step.get_concrete_function(real, z, step))
+             + graph_flops(s.g_step.get_concrete_function(z)))
+    t = time.perf_counter()
+    for _ in range(2):  # warm-up (and XLA compilation)
+        s.d_step(real, z, step)[0].numpy()
+        s.g_step(z).numpy()
+    compile_s = time.perf_counter() - t
+    d_times, g_times = [], []
+    for _ in range(steps):
+        t = time.perf_counter()
+        s.d_step(real, z, step)[0].numpy()
+        d_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        s.g_step(z).numpy()
+        g_times.append(time.perf_counter() - t)
+    d_s, g_s = float(np.median(d_times)), float(np.median(g_times))
+    return {"arch": arch, "width": width, "xla": jit, "d_s": d_s, "g_s": g_s, "step_s": d_s + g_s,
+            "flops": flops, "warmup_s": compile_s}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per setting (median)")
+    parser.add_argument("--sndcgan-width", type=float, default=1.0)
+    parser.add_argument("--resnet-width", type=float, default=0.25)
+    args = parser.parse_args(argv)
+    rate_before = matmul_rate()
+    rows = []
+    for arch, width in (("sndcgan", args.sndcgan_width), ("resnet_cifar", args.resnet_width)):
+        for jit in (False, True):
+            rows.append(bench(arch, width, jit, args.steps))
+            r = rows[-1]
+            print(f"  measured {arch} width {width} xla={jit}: {r['step_s']:.3f} s/step", flush=True)
+    rate = (rate_before + matmul_rate()) / 2   # before and after: contention drifts
+    print(f"\nfloat32 matmul 2048x2048: {rate / 1e9:.1f} GFLOP/s (mean of before/after: "
+          f"{rate_before / 1e9:.1f} before)\n")
+    print(f"{'model':<14}{'width':>6}{'mode':>7}{'D s':>8}{'G s':>8}{'steps/s':>9}"
+          f"{'GFLOP/step':>12}{'GFLOP/s':>9}{'% matmul':>9}")
+    for r in rows:
+        achieved = r["flops"] / r["step_s"]
+        print(f"{r['arch']:<14}{r['width']:>6}{'XLA' if r['xla'] else 'plain':>7}{r['d_s']:>8.3f}"
+              f"{r['g_s']:>8.3f}{1 / r['step_s']:>9.3f}{r['flops'] / 1e9:>12.1f}"
+              f"{achieved / 1e9:>9.1f}{100 * achieved / rate:>8.0f}%")
+    for arch in ("sndcgan", "resnet_cifar"):
+        plain, xla = [r for r in rows if r["arch"] == arch]
+        print(f"{arch}: XLA speed-up {plain['step_s'] / xla['step_s']:.2f}x "
+              f"(D {plain['d_s'] / xla['d_s']:.2f}x, G {plain['g_s'] / xla['g_s']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
