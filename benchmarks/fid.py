@@ -90,22 +90,25 @@ def bench_frechet_subprocess(threads):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+# VmHWM (peak RSS of this process's address space) rather than ru_maxrss: Linux carries
+# ru_maxrss over from the parent across fork+exec, so a child of a process that had TensorFlow
+# loaded would report the parent's peak.
 _RSS_CODE = """
-import resource, numpy as np
+import numpy as np
 from ganhub.metrics import FeatureStats
 rng = np.random.default_rng(0)
 stats = FeatureStats(2048, keep=0)
 batch = rng.random((500, 2048), dtype=np.float32)
 for i in range({n} // 500):
     stats.update(batch + np.float32(i % 7))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """
 
 
 def bench_rss(n):
     result = subprocess.run([sys.executable, "-c", _RSS_CODE.format(n=n)], capture_output=True,
                             text=True, check=True)
-    return int(result.stdout.strip()) / 1024  # MiB
+    return int(result.stdout.strip()) / 1024  # kB → MiB
 
 
 def main():
