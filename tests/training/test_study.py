@@ -137,3 +137,28 @@ def test_bayesian_search_runs_trials_through_the_runner(tmp_path):
     for r in results:
         assert space.in_space(r["setting"], table) and r["best_step"] == 10
         assert r["value"] == pytest.approx(20 + 10 * (np.log10(r["setting"]["learning_rate"]) + 3.5) ** 2)
+
+
+def test_checkpoint_generator_serves_the_metrics_interface(trained_dir):
+    from training.study.evaluators import CheckpointGenerator
+    gen = CheckpointGenerator(trained_dir)
+    z = gen.sample_latents(5, seed=3)
+    np.testing.assert_array_equal(z, gen.sample_latents(5, seed=3))
+    assert z.shape == (5, gen.z_dim) and z.min() >= -1 and z.max() <= 1
+    images = gen(z)
+    assert images.shape == (5, *gen.image_shape) == (5, 32, 32, 1)
+    assert images.min() >= 0 and images.max() <= 1
+
+
+def test_study_cli_analyze_writes_figures_and_summary(tmp_path, capsys):
+    from training.study.__main__ import main
+    for group, values in (("a", [30.0, 25.0, 40.0]), ("b", [50.0, 45.0])):
+        for i, v in enumerate(values):
+            d = tmp_path / group / f"t{i}"
+            d.mkdir(parents=True)
+            (d / "value").write_text(f"{v}\n")
+    assert main(["analyze", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "fig")]) == 0
+    summary = json.loads((tmp_path / "fig" / "summary.json").read_text())
+    assert summary["a"]["best"] == 25.0 and summary["b"]["runs"] == 2
+    assert summary["a"]["budget_curve"]["mean"][0] == pytest.approx(95 / 3)
+    assert (tmp_path / "fig" / "budget_curves.png").exists()
