@@ -22,8 +22,10 @@ def _tile_gray(images):
 def resize_legacy(images, size=INCEPTION_SIZE):
     import tensorflow as tf
     x = tf.convert_to_tensor(np.asarray(images, np.float32))
-    x = tf.compat.v1.image.resize_bilinear(x, [size, size], align_corners=False,
-                                           half_pixel_centers=False)
+    # The op tf.compat.v1.image.resize_bilinear runs, called directly: same kernel and numbers,
+    # without the wrapper's deprecation notice printed into every CLI run.
+    x = tf.raw_ops.ResizeBilinear(images=x, size=[size, size], align_corners=False,
+                                  half_pixel_centers=False)
     return x.numpy()
 
 

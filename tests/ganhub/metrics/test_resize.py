@@ -61,3 +61,14 @@ def test_no_resize_at_target_size_and_bad_inputs():
         preprocess(np.full((1, 4, 4, 3), 300.0), "legacy", size=4)
     with pytest.raises(MetricInputError):
         preprocess(np.zeros((1, 4, 4, 2), np.uint8), "legacy", size=4)
+
+
+def test_legacy_is_bitwise_tf_compat_v1_resize_bilinear():
+    import tensorflow as tf
+    from ganhub.metrics.resize import resize_legacy
+    x = np.random.default_rng(2).uniform(0, 255, size=(2, 28, 28, 3)).astype(np.float32)
+    expected = tf.compat.v1.image.resize_bilinear(x, [299, 299], align_corners=False,
+                                                  half_pixel_centers=False).numpy()
+    np.testing.assert_array_equal(resize_legacy(x, 299), expected)
+    # TF2's default (half-pixel centres) differs: the reason the mode is pinned.
+    assert not np.allclose(tf.image.resize(x, [299, 299]).numpy(), expected, atol=1e-3)
