@@ -78,8 +78,9 @@ def cmd_evaluate(args):
     for key in ("fid", "kid", "is", "ms_ssim"):
         if key in result:
             measured = f"{result[key]:.4f}"
-            if key in ("kid", "is") and f"{key}_std" in result:
-                measured += f" ±{result[key + '_std']:.4f}"
+            std = result.get(f"{key}_std")
+            if std is not None and std == std:  # NaN: a single KID block has no spread
+                measured += f" ±{std:.4f}"
             ref = f"{reported[key]:.4f}" if key in reported else "-"
             print(f"{key:<10}{measured:>14}{ref:>14}")
     return 0
