@@ -54,6 +54,17 @@ def _reported(metadata):
     return out
 
 
+def _json_safe(value):
+    """NaN (KID's std with one block) → null, so the output is strict JSON."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def cmd_evaluate(args):
     from ganhub.metrics.evaluate import evaluate
     from ganhub.metrics.extractors import load_extractor
@@ -69,7 +80,8 @@ def cmd_evaluate(args):
                       batch_size=args.batch_size)
     reported = _reported(metadata)
     if args.json:
-        print(json.dumps({**result, "reported": reported}, indent=2, sort_keys=True, default=str))
+        print(json.dumps(_json_safe({**result, "reported": reported}), indent=2, sort_keys=True,
+                         default=str, allow_nan=False))
         return 0
     protocol = result["protocol"]
     print(f"{args.handle}: {protocol['num_samples']} samples, seed {protocol['seed']}, "
