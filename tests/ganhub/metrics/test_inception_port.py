@@ -1,6 +1,5 @@
 """The offline FID Inception: TorchScript reading without torch, the TF2 wiring, the real weights."""
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
