@@ -27,13 +27,16 @@ def test_matches_scipy_full_rank(n, d):
     assert abs(frechet_distance(mu1, s1, mu2, s2) - expected) / expected < 1e-6
 
 
-@pytest.mark.parametrize("n,d", [(40, 64), (20, 96)])
+@pytest.mark.parametrize("n,d", [(40, 64), (20, 96), (30, 200)])
 def test_matches_scipy_rank_deficient(n, d):
     # Fewer samples than dimensions: both covariances are singular (rank n-1).
     rng = np.random.default_rng(d)
     mu1, s1 = moments(rng, n, d)
     mu2, s2 = moments(rng, n, d, shift=0.05)
     assert np.linalg.matrix_rank(s1) < d
+    for s in (s1, s2):  # so this exercises the eigh fallback, not the Cholesky route
+        with pytest.raises(np.linalg.LinAlgError):
+            np.linalg.cholesky(s)
     value = frechet_distance(mu1, s1, mu2, s2)
     assert isinstance(value, float) and np.isfinite(value)
     expected = scipy_fid(mu1, s1, mu2, s2)
