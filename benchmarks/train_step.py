@@ -69,12 +69,56 @@ def bench(arch, width, jit, steps):
             "flops": flops, "warmup_s": compile_s}
 
 
+def conv_profile(width, reps=3):
+    """GFLOP/s of each convolution kind in SNDCGAN-32's discriminator at batch 64: forward,
+    gradient w.r.t. the input, gradient w.r.t. the kernel (where a slow kernel would show)."""
+    layers = ((3, 3, 64, 1, 32), (4, 64, 128, 2, 32), (3, 128, 128, 1, 16), (4, 128, 256, 2, 16),
+              (3, 256, 256, 1, 8), (4, 256, 512, 2, 8), (3, 512, 512, 1, 4))
+    totals = {"forward": [0.0, 0.0], "grad_input": [0.0, 0.0], "grad_kernel": [0.0, 0.0]}
+    for k, cin, cout, stride, size in layers:
+        cin = cin if cin == 3 else max(1, int(round(cin * width)))
+        cout = max(1, int(round(cout * width)))
+        x = tf.random.normal([64, size, size, cin])
+        w = tf.random.normal([k, k, cin, cout])
+        y = tf.nn.conv2d(x, w, stride, "SAME")
+        dy = tf.random.normal(y.shape)
+        flops = 2.0 * 64 * y.shape[1] * y.shape[2] * k * k * cin * cout
+        fns = {
+            "forward": tf.function(lambda: tf.nn.conv2d(x, w, stride, "SAME")),
+            "grad_input": tf.function(lambda: tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=tf.shape(x), filter=w, out_backprop=dy, strides=[1, stride, stride, 1],
+                padding="SAME")),
+            "grad_kernel": tf.function(lambda: tf.raw_ops.Conv2DBackpropFilter(
+                input=x, filter_sizes=tf.shape(w), out_backprop=dy, strides=[1, stride, stride, 1],
+                padding="SAME")),
+        }
+        for name, fn in fns.items():
+            fn().numpy()
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                fn().numpy()
+                times.append(time.perf_counter() - t)
+            totals[name][0] += flops
+            totals[name][1] += float(np.median(times))
+    return {name: flops / secs for name, (flops, secs) in totals.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=5, help="timed steps per setting (median)")
     parser.add_argument("--sndcgan-width", type=float, default=1.0)
     parser.add_argument("--resnet-width", type=float, default=0.25)
+    parser.add_argument("--profile-only", action="store_true",
+                        help="only the per-convolution-kind FLOP rates (SNDCGAN D, --sndcgan-width)")
     args = parser.parse_args(argv)
+    if args.profile_only:
+        rate = matmul_rate()
+        print(f"float32 matmul 2048x2048: {rate / 1e9:.1f} GFLOP/s")
+        for name, r in conv_profile(args.sndcgan_width).items():
+            print(f"SNDCGAN D convolutions, {name:<12}: {r / 1e9:6.1f} GFLOP/s "
+                  f"({100 * r / rate:.0f}% of matmul)")
+        return
     rate_before = matmul_rate()
     rows = []
     for arch, width in (("sndcgan", args.sndcgan_width), ("resnet_cifar", args.resnet_width)):

@@ -98,7 +98,32 @@ def compare(config):
     return results
 
 
+def run_trainer(config, model_dir):
+    """A whole Trainer.run under the strategy: streams global batches, checkpoints, resumes."""
+    from training import data
+    from training.loop import Trainer
+    images = np.random.default_rng(0).integers(0, 256, (24, config.resolution, config.resolution, 1),
+                                               dtype=np.uint8)
+    dataset = data.Dataset("mnist", "train", images, {})
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    config = config.replace(steps=2, checkpoint_every=1)
+    first = Trainer(config, model_dir, strategy=strategy, dataset=dataset).run(progress=False)
+    again = Trainer(config.replace(steps=3), model_dir, strategy=strategy, dataset=dataset)
+    result = again.run(progress=False)
+    kind = type(again.discriminator.trainable_variables[0]).__name__
+    return {"trainer_steps": [first["step"], result["step"]], "variable_kind": kind,
+            "trainer_finite": all(np.isfinite(v) for k, v in result.items() if k.endswith("loss"))}
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--trainer":
+        model_dir, spec = sys.argv[2], sys.argv[3]
+        arch, norm, loss, penalty, res = spec.split(",")
+        config = Config(architecture=arch, d_norm=norm, loss=loss, penalty=penalty,
+                        penalty_lambda=1.0, resolution=int(res), width=0.0625, batch_size=2 * HALF,
+                        z_dim=8, dataset="mnist")
+        print(json.dumps(run_trainer(config, model_dir)), flush=True)
+        sys.exit(0)
     for spec in sys.argv[1:]:
         arch, norm, loss, penalty, res = spec.split(",")
         config = Config(architecture=arch, d_norm=norm, loss=loss, penalty=penalty,

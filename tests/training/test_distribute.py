@@ -5,6 +5,7 @@ initializes. The single-device reference processes each half of the global batch
 (its own BN batch statistics, the same starting SN u), averages the gradients and applies Adam.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,15 +15,25 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _worker(*args):
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("mirrored_worker.py")), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_trainer_runs_checkpoints_and_resumes_under_mirrored_strategy(tmp_path):
+    result = _worker("--trainer", str(tmp_path / "run"), "sndcgan,spectral_norm,wgan,wgan_gp,8")
+    assert result["trainer_steps"] == [2, 3]
+    assert result["variable_kind"] == "MirroredVariable"
+    assert result["trainer_finite"]
+
+
 def test_two_replicas_give_the_loss_and_update_of_one_device():
     # SN in D (per-replica u), BN in G (per-replica statistics), DRAGAN (per-replica std, sliced noise)
     spec = "sndcgan,spectral_norm,ns,dragan,8"
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("mirrored_worker.py")), spec],
-                          cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**__import__("os").environ, "PYTHONPATH": str(REPO),
-                               "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = _worker(spec)
     assert result["replicas"] == 2
     for key in ("d_loss", "penalty", "g_loss"):
         np.testing.assert_allclose(result[key][0], result[key][1], rtol=1e-5, atol=1e-7, err_msg=key)
