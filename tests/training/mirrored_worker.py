@@ -107,6 +107,7 @@ def run_trainer(config, model_dir):
     dataset = data.Dataset("mnist", "train", images, {})
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     config = config.replace(steps=2, checkpoint_every=1)
+    tf.config.run_functions_eagerly(True)  # 3 steps: cheaper than tracing two Trainers' steps
     first = Trainer(config, model_dir, strategy=strategy, dataset=dataset).run(progress=False)
     again = Trainer(config.replace(steps=3), model_dir, strategy=strategy, dataset=dataset)
     result = again.run(progress=False)
@@ -116,13 +117,14 @@ def run_trainer(config, model_dir):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--trainer":
-        model_dir, spec = sys.argv[2], sys.argv[3]
-        arch, norm, loss, penalty, res = spec.split(",")
+    if sys.argv[1] == "--trainer":  # --trainer MODEL_DIR SPEC [SPEC ...]: compare SPECs, then train
+        model_dir, specs = sys.argv[2], sys.argv[3:]
+        arch, norm, loss, penalty, res = specs[0].split(",")
         config = Config(architecture=arch, d_norm=norm, loss=loss, penalty=penalty,
                         penalty_lambda=1.0, resolution=int(res), width=0.0625, batch_size=2 * HALF,
-                        z_dim=8, dataset="mnist")
-        print(json.dumps(run_trainer(config, model_dir)), flush=True)
+                        z_dim=8, dataset="mnist", learning_rate=1e-3)
+        results = {"compare": compare(config), "trainer": run_trainer(config, model_dir)}
+        print(json.dumps(results), flush=True)
         sys.exit(0)
     for spec in sys.argv[1:]:
         arch, norm, loss, penalty, res = spec.split(",")

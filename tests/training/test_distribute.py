@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,17 +24,23 @@ def _worker(*args):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_trainer_runs_checkpoints_and_resumes_under_mirrored_strategy(tmp_path):
-    result = _worker("--trainer", str(tmp_path / "run"), "sndcgan,spectral_norm,wgan,wgan_gp,8")
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory):
+    """One worker process: the step comparison, then a Trainer run (saves a TF start-up)."""
+    # SN in D (per-replica u), BN in G (per-replica statistics), DRAGAN (per-replica std, sliced noise)
+    return _worker("--trainer", str(tmp_path_factory.mktemp("mirrored") / "run"),
+                   "sndcgan,spectral_norm,ns,dragan,8")
+
+
+def test_trainer_runs_checkpoints_and_resumes_under_mirrored_strategy(mirrored):
+    result = mirrored["trainer"]
     assert result["trainer_steps"] == [2, 3]
     assert result["variable_kind"] == "MirroredVariable"
     assert result["trainer_finite"]
 
 
-def test_two_replicas_give_the_loss_and_update_of_one_device():
-    # SN in D (per-replica u), BN in G (per-replica statistics), DRAGAN (per-replica std, sliced noise)
-    spec = "sndcgan,spectral_norm,ns,dragan,8"
-    result = _worker(spec)
+def test_two_replicas_give_the_loss_and_update_of_one_device(mirrored):
+    result = mirrored["compare"]
     assert result["replicas"] == 2
     for key in ("d_loss", "penalty", "g_loss"):
         np.testing.assert_allclose(result[key][0], result[key][1], rtol=1e-5, atol=1e-7, err_msg=key)
