@@ -7,6 +7,7 @@ its distribution over replicas live in ``training.steps``.
 """
 import json
 import math
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,8 +76,13 @@ class Trainer:
             step=self.step, wall_time=self.wall_time, generator=self.generator,
             discriminator=self.discriminator, d_optimizer=self.d_optimizer,
             g_optimizer=self.g_optimizer)
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(self.model_dir / CHECKPOINT_SUBDIR), config.keep_checkpoints)
+        # Under MultiWorkerMirroredStrategy every worker must take part in saving, but only the chief
+        # may write into model_dir: the others save into a private temporary dir (TF's convention)
+        # and every worker restores from the chief's checkpoints.
+        self.is_chief = _is_chief(self.strategy)
+        self.checkpoint_dir = str(self.model_dir / CHECKPOINT_SUBDIR)
+        save_dir = self.checkpoint_dir if self.is_chief else tempfile.mkdtemp(prefix="ganhub-worker-")
+        self.manager = tf.train.CheckpointManager(self.checkpoint, save_dir, config.keep_checkpoints)
         self.batches = self.dataset.batches(config.batch_size, config.seed)
 
     # --- one step -----------------------------------------------------------------------------
@@ -98,13 +104,15 @@ class Trainer:
     # --- the run ------------------------------------------------------------------------------
     def restore(self):
         """Resume from the latest checkpoint, if any; returns the step reached."""
-        latest = self.manager.latest_checkpoint
+        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
         return int(self.step.numpy())
 
     def save(self):
         self.manager.save(checkpoint_number=int(self.step.numpy()))
+        if not self.is_chief:
+            return
         state = {"step": int(self.step.numpy()), "wall_time": float(self.wall_time.numpy()),
                  "tensorflow": tf.__version__, "dataset": self.dataset.provenance}
         tmp = self.model_dir / (STATE_FILE + ".tmp")
@@ -113,12 +121,13 @@ class Trainer:
 
     def run(self, progress=True, summary_every=100):
         self.model_dir.mkdir(parents=True, exist_ok=True)
-        self.config.save(self.model_dir / CONFIG_FILE)
+        if self.is_chief:
+            self.config.save(self.model_dir / CONFIG_FILE)
         start = self.restore()
-        if self.manager.latest_checkpoint is None:
+        if tf.train.latest_checkpoint(self.checkpoint_dir) is None:
             self.save()  # step 0, as compare_gan
         steps = self.config.steps
-        writer = _summary_writer(self.model_dir / LOG_SUBDIR)
+        writer = _summary_writer(self.model_dir / LOG_SUBDIR) if self.is_chief else None
         bar = _progress(start, steps, progress)
         last = {}
         t0 = time.perf_counter()
@@ -164,6 +173,16 @@ class Trainer:
         images = self.generator(z, training=False).numpy()
         from ganhub.images import make_grid
         return make_grid(np.clip(images, 0, 1))[None]
+
+
+def _is_chief(strategy):
+    """True unless this process is a non-chief worker of a multi-worker cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None) if resolver is not None else None
+    if not task_type or task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and int(resolver.task_id or 0) == 0 and not has_chief
 
 
 def _summary_writer(log_dir):

@@ -74,3 +74,28 @@ def test_resume_refuses_a_changed_config(tmp_path):
     from ganhub.errors import ConfigError
     with pytest.raises(ConfigError, match="learning_rate: 0.0002 -> 0.001"):
         Trainer(_config(learning_rate=1e-3), tmp_path / "run", dataset=_dataset())
+
+
+class _Resolver:
+    def __init__(self, task_type, task_id, jobs):
+        self.task_type, self.task_id, self._jobs = task_type, task_id, jobs
+
+    def cluster_spec(self):
+        return tf.train.ClusterSpec({job: [f"host{i}:1" for i in range(n)] for job, n in self._jobs.items()})
+
+
+class _Strategy:
+    def __init__(self, resolver):
+        self.cluster_resolver = resolver
+
+
+@pytest.mark.parametrize("task_type,task_id,jobs,chief", [
+    ("chief", 0, {"chief": 1, "worker": 2}, True),
+    ("worker", 0, {"chief": 1, "worker": 2}, False),
+    ("worker", 0, {"worker": 3}, True),
+    ("worker", 2, {"worker": 3}, False),
+])
+def test_only_the_chief_writes_into_model_dir(task_type, task_id, jobs, chief):
+    from training.loop import _is_chief
+    assert _is_chief(_Strategy(_Resolver(task_type, task_id, jobs))) is chief
+    assert _is_chief(tf.distribute.get_strategy()) is True
