@@ -6,6 +6,23 @@ and the FLOP rate achieved against this machine's float32 matmul rate measured i
 A "step" is one D step plus one G step (disc_iters=1), NS loss, spectral norm, no penalty. FLOPs
 are counted by TensorFlow's profiler on the traced D-step and G-step graphs (forward and backward
 convolutions and matmuls; elementwise ops are not counted), so "% of matmul" compares like with like.
+
+Measured here (2 shared cores, load average ~5 from other jobs, so the matmul rate itself was only
+21-27 GFLOP/s instead of the 110-130 of an idle machine; ratios are what carry over):
+
+    model          width   mode     D s     G s  steps/s  GFLOP/step  GFLOP/s % matmul
+    sndcgan          1.0  plain  17.301   9.656    0.037       328.6     12.2      45%
+    sndcgan          1.0    XLA   8.637   4.709    0.075       328.6     24.6      92%
+    resnet_cifar    0.25  plain   1.955   3.521    0.183       141.3     25.8      96%
+    resnet_cifar    0.25    XLA   1.441   2.508    0.253       141.3     35.8     133%
+    XLA speed-up: sndcgan 2.02x (target >= 1.3x: met), resnet_cifar 1.39x
+
+Why plain tf.function is slower (``--profile-only``, SNDCGAN D convolutions at width 1.0, batch 64):
+forward conv 34.7 GFLOP/s (108% of matmul), gradient w.r.t. the kernel 22.4 (70%), gradient w.r.t.
+the input 14.3 (45%). TensorFlow's CPU Conv2DBackpropInput (also what conv2d_transpose, i.e. every
+SNDCGAN G layer, runs forward) is the slow kernel; XLA lowers the backward convolutions to its own
+convolution emitter and fuses the elementwise work (BN, leaky ReLU, SN), which doubles the step
+rate. The >100% readings come from contention changing between the matmul and model measurements.
 """
 import argparse
 import sys
