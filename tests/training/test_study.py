@@ -117,6 +117,8 @@ def test_grid_and_random_trials_carry_settings_and_seeds(tmp_path):
     grid = search.grid_trials(base, tmp_path, "wgan_gp", seeds=(0, 1))
     assert len(grid) == 48 and len({t.model_dir for t in grid}) == 48
     assert grid[1].config.seed == 1 and grid[1].config.penalty == "wgan_gp"
+    # all checkpoints are kept for the min-over-checkpoints score: 0, 5k … 100k
+    assert grid[0].config.keep_checkpoints >= base.steps // base.checkpoint_every + 1 == 21
     rand = search.random_trials(base, tmp_path, 5, "l2", sample_seed=3)
     assert all(space.in_space(t.setting, space.table_1b("l2")) for t in rand)
     results = runner.run_trials(grid[:2], _lr_score, train_fn=_fake_train)

@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 
 def _trial(base, setting, seed, root, trial_id):
     config = base.replace(**setting, seed=seed)
+    # every checkpoint is scored (min over checkpoints), so none may be deleted during training:
+    # step 0, each multiple of checkpoint_every, and the final step
+    keep = config.steps // config.checkpoint_every + 2
+    if config.keep_checkpoints < keep:
+        config = config.replace(keep_checkpoints=keep)
     return Trial(trial_id, config, Path(root) / trial_id, {**setting, "seed": seed})
 
 
