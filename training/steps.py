@@ -38,20 +38,28 @@ class GANSteps:
                                     config.beta1, config.beta2, name="g_optimizer")
         jit = bool(config.jit_compile)
         if self.replicas == 1:
-            self.d_step = tf.function(self._d_step, jit_compile=jit)
+            self._d_update = tf.function(self._d_step, jit_compile=jit)
             self.g_step = tf.function(self._g_step, jit_compile=jit)
             self._d_replica, self._g_replica = self.d_replica, self.g_replica
         else:  # XLA compiles each replica's computation; the all-reduce and update stay outside
-            self.d_step = tf.function(self._d_step)
+            self._d_update = tf.function(self._d_step)
             self.g_step = tf.function(self._g_step)
             self._d_replica = tf.function(self.d_replica, jit_compile=jit) if jit else self.d_replica
             self._g_replica = tf.function(self.g_replica, jit_compile=jit) if jit else self.g_replica
+        # Random numbers are drawn outside the (possibly XLA-compiled) step: XLA implements the
+        # stateless RNG ops differently, and a run must see the same z and penalty noise whether
+        # jit_compile is on or off (it may be toggled when resuming).
         self.latents = tf.function(self._latents)
+        self.penalty_noise = tf.function(self._penalty_noise)
 
     # --- random streams ------------------------------------------------------------------------
     def _seed(self, step, stream):
         return tf.stack([tf.constant(self.config.seed, tf.int64),
                          tf.cast(step, tf.int64) * 2 + stream])
+
+    def _penalty_noise(self, real_shape, step):
+        return penalties.draw_noise(self.config.penalty, real_shape,
+                                    self._seed(step, PENALTY_STREAM))
 
     def _latents(self, step):
         """z ~ U[-1, 1]^{batch × z_dim} of step ``step``, for the global batch."""
@@ -90,9 +98,11 @@ class GANSteps:
         return ([g * share for g in grads], *(v * share for v in values))
 
     # --- global steps --------------------------------------------------------------------------
-    def _d_step(self, real, z, step):
-        noise = penalties.draw_noise(self.config.penalty, tf.shape(real),
-                                     self._seed(step, PENALTY_STREAM))
+    def d_step(self, real, z, step):
+        """D step ``step`` on the global batch; returns (d_loss, penalty)."""
+        return self._d_update(real, z, self.penalty_noise(tf.shape(real), step))
+
+    def _d_step(self, real, z, noise):
         grads, d_loss, penalty = self._run(self._d_replica, real, z, noise)
         self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
         return d_loss, penalty
