@@ -7,14 +7,12 @@ Everything runs on 127.0.0.1 in a temporary directory; prints one JSON object wi
 Targets: list < 0.5 s; download >= 0.8x curl; cached load <= 1.05x tf.saved_model.load.
 """
 import argparse
-import io
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path

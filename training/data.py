@@ -14,7 +14,6 @@ a ``tf.data`` pipeline, decoded in parallel (deterministically) and prefetched.
 """
 import dataclasses
 import gzip
-import hashlib
 import os
 import pickle
 import re
@@ -25,6 +24,7 @@ import numpy as np
 
 from ganhub import settings
 from ganhub.errors import ConfigError, GanhubError
+from ganhub.hub.archive import sha256_file
 
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -75,14 +75,6 @@ def pad_to(images, size):
         raise DataError(f"cannot pad {h}x{w} images to {size}x{size}")
     top, left = (size - h) // 2, (size - w) // 2
     return np.pad(images, ((0, 0), (top, size - h - top), (left, size - w - left), (0, 0)))
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclasses.dataclass
@@ -139,7 +131,7 @@ def _idx_dataset(name, default_dir, source, split, data_dir):
     images = pad_to(images[..., None], 32)
     provenance = {
         "name": name, "split": split, "source": source, "file": str(path),
-        "sha256": _sha256(path), "num_examples": int(len(images)),
+        "sha256": sha256_file(path), "num_examples": int(len(images)),
         "preprocessing": _MNIST_PREPROCESSING,
     }
     return Dataset(name, split, images, provenance)

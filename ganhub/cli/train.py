@@ -1,5 +1,4 @@
 """`ganhub train` and `ganhub export`."""
-from ganhub.cli.sample import positive_int  # noqa: F401  (shared argument types)
 
 
 def register(sub):

