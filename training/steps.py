@@ -124,4 +124,7 @@ class GANSteps:
             return fn(*local)
 
         per_replica = self.strategy.run(on_replica, args=global_args)
-        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        # Strategy.reduce takes one value, not a nest (MirroredStrategy happens to accept a nest;
+        # MultiWorkerMirroredStrategy packs the list of gradients into one tensor and fails).
+        return tf.nest.map_structure(
+            lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None), per_replica)
