@@ -42,15 +42,22 @@ def _add_protocol_args(p):
                    help="images per extractor call")
 
 
-def _reported(metadata):
-    """Published scores from a module's metadata: {"fid": 12.3} or {"fid": {"value": 12.3}}."""
-    scores = (metadata or {}).get("scores") or {}
+# Score names used by catalogs and module metadata → the metric names of `--metrics`.
+_SCORE_ALIASES = {"inception_score": "is", "ms-ssim": "ms_ssim"}
+
+
+def _reported(metadata, entry=None):
+    """Published scores: {"fid": 12.3} or {"fid": {"value": 12.3}}, from the catalog entry (where
+    the compare_gan modules, which carry no metadata, have theirs) and the module's metadata
+    (which wins)."""
     out = {}
-    for key, value in scores.items():
-        if isinstance(value, dict):
-            value = value.get("value")
-        if isinstance(value, (int, float)):
-            out[key.lower()] = float(value)
+    for source in (entry or {}, metadata or {}):
+        for key, value in (source.get("scores") or {}).items():
+            if isinstance(value, dict):
+                value = value.get("value")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                key = key.lower()
+                out[_SCORE_ALIASES.get(key, key)] = float(value)
     return out
 
 
@@ -78,7 +85,7 @@ def cmd_evaluate(args):
                       num_samples=args.num_samples, seed=args.seed,
                       extractor=load_extractor(args.extractor), resize=args.resize,
                       batch_size=args.batch_size)
-    reported = _reported(metadata)
+    reported = _reported(metadata, getattr(generator, "entry", None))
     if args.json:
         print(json.dumps(_json_safe({**result, "reported": reported}), indent=2, sort_keys=True,
                          default=str, allow_nan=False))
