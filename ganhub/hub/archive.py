@@ -111,7 +111,8 @@ def pack(saved_model_dir, archive_path):
     return digest
 
 
-def sha256_file(path, chunk=1 << 20):
+def sha256_hasher(path, chunk=1 << 20):
+    """A hashlib sha256 object fed with the file's bytes (callers may go on updating it)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while True:
@@ -119,7 +120,11 @@ def sha256_file(path, chunk=1 << 20):
             if not block:
                 break
             h.update(block)
-    return h.hexdigest()
+    return h
+
+
+def sha256_file(path, chunk=1 << 20):
+    return sha256_hasher(path, chunk).hexdigest()
 
 
 def rmtree_quiet(path):

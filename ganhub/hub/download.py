@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ganhub import settings
 from ganhub.errors import DownloadError, OfflineError
+from ganhub.hub import archive
 
 CHUNK = 1 << 20
 BACKOFF_BASE = 0.5
@@ -86,14 +87,7 @@ def _adopt_partial(downloads, key, mine):
 
 
 def _hash_prefix(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(CHUNK)
-            if not block:
-                break
-            h.update(block)
-    return h
+    return archive.sha256_hasher(path, CHUNK)
 
 
 def _sleep_backoff(attempt):
