@@ -4,10 +4,12 @@ from pathlib import Path
 from export.metadata import validate
 
 
-def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, checkpoint=None):
+def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, checkpoint=None,
+                  script=None):
     """Export the latest (or given) checkpoint of ``model_dir`` to the SavedModel ``out_dir``.
 
     With ``archive``, also writes ``out_dir``.tar.gz, its .sha256 and a model card ``out_dir``.md.
+    ``script`` (the command that trained the model, for anyone to rerun) goes into the metadata.
     Returns a dict: path, metadata, and (with archive) archive, sha256, size.
     """
     from export import metadata as meta_lib
@@ -19,6 +21,8 @@ def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, 
     config, generator, state = load_generator(model_dir, checkpoint)
     image_shape = (config.resolution, config.resolution, generator.channels)
     metadata = meta_lib.build(config, state, name or out_dir.name, image_shape)
+    if script:
+        metadata["training"]["script"] = script
     validate(metadata)
     write_savedmodel(generator, metadata, out_dir, overwrite=overwrite)
     result = {"path": out_dir, "metadata": metadata}

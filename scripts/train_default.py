@@ -32,7 +32,8 @@ def main(argv=None):
     if not args.no_export:
         from export import export_module
         export_module(args.model_dir, settings.DEFAULT_MODEL_DIR, name="default", overwrite=True,
-                      archive=False)
+                      archive=False, script="python scripts/train_default.py "
+                      "(config scripts/default_model.json)")
         print(f"exported to {settings.DEFAULT_MODEL_DIR}")
 
 

@@ -29,6 +29,12 @@ def test_savedmodel_layout_and_metadata(exported, trained_dir):
     assert training["tensorflow_version"] == tf.__version__
     assert training["config"]["width"] == 0.0625
     assert meta["scores"] == {}
+    assert "script" not in training
+
+
+def test_script_is_recorded(trained_dir, tmp_path):
+    meta = export_module(trained_dir, tmp_path / "m", archive=False, script="python train.py")["metadata"]
+    assert meta["training"]["script"] == "python train.py"
 
 
 def test_archive_sha256_and_layout(exported):
