@@ -60,20 +60,20 @@ def _check_writable(args):
     """Fail before any work if the output cannot be written."""
     if args.out_dir:
         target = Path(args.out_dir)
-        probe = target if target.exists() else target.parent if str(target.parent) else Path(".")
         if target.exists() and not target.is_dir():
             raise BadInputError(f"--out-dir {target} exists and is not a folder")
+        probe = target
+        while not probe.exists() and probe != probe.parent:  # where mkdir will create it
+            probe = probe.parent
     else:
         target = Path(args.output)
         if target.is_dir():
             raise BadInputError(f"-o {target} is a folder; give a .png file name or use --out-dir")
-        probe = target.parent if str(target.parent) else Path(".")
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+        probe = target.parent
+        if not probe.exists():
+            raise BadInputError(f"cannot write {target}: folder {probe} does not exist")
     if not probe.is_dir() or not os.access(probe, os.W_OK):
         raise BadInputError(f"cannot write {target}: {probe} is not a writable folder")
-    if not args.out_dir and not Path(args.output).parent.exists():
-        raise BadInputError(f"cannot write {target}: folder {target.parent} does not exist")
 
 
 def run(args):

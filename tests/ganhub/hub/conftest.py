@@ -4,7 +4,6 @@ import http.server
 import json
 import os
 import socketserver
-import sys
 import threading
 import time
 from pathlib import Path
@@ -112,17 +111,12 @@ def modules(tmp_path_factory):
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    """An empty, private GANHUB_CACHE; online, no progress bars, no extra catalogs."""
+    """An empty, private GANHUB_CACHE for one test. Online, no progress bars, no extra catalogs
+    and no proxies come from tests/conftest.py's session-wide isolated_environment."""
     from ganhub import catalog
 
     root = tmp_path / "cache"
     monkeypatch.setenv("GANHUB_CACHE", str(root))
-    monkeypatch.setenv("GANHUB_DISABLE_PROGRESS", "1")
-    monkeypatch.delenv("GANHUB_OFFLINE", raising=False)
-    monkeypatch.delenv("GANHUB_CATALOGS", raising=False)
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setattr("ganhub.hub.download.BACKOFF_BASE", 0.01)
     catalog._CACHE.clear()
     yield root
