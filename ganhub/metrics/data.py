@@ -75,7 +75,7 @@ def load_images(source, split="test", num_samples=None):
         name = str(source).replace("-", "_")
         if name == "fashion_mnist_32":
             images = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
-        described = {"dataset": name, "split": split, "source_sha256": None}
+        described = {"dataset": name, "split": split, "source_sha256": sha256_file(idx)}
     else:
         raise DataSourceError(
             f"no offline loader for {source!r}; pass an .npz of images (key 'images'), an image "

@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import numpy as np
@@ -122,6 +123,8 @@ def test_reference_from_fashion_mnist_style_idx_and_cache(tiny_extractor_dir, tm
     expected = extractor(images[:20, ..., None])
     np.testing.assert_allclose(ref.mu, expected.mean(0), rtol=1e-10)
     assert ref.provenance["dataset"] == "fashion_mnist" and ref.provenance["num_samples"] == 20
+    idx_bytes = (tmp_path / "fm" / "t10k-images-idx3-ubyte.gz").read_bytes()
+    assert ref.provenance["source_sha256"] == hashlib.sha256(idx_bytes).hexdigest()
     cached = list((tmp_path / "cache" / "references").glob("*.npz"))
     assert len(cached) == 1
     def no_extraction(*args, **kwargs):
