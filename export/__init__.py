@@ -5,11 +5,13 @@ from export.metadata import validate
 
 
 def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, checkpoint=None,
-                  script=None):
+                  script=None, scores=None):
     """Export the latest (or given) checkpoint of ``model_dir`` to the SavedModel ``out_dir``.
 
     With ``archive``, also writes ``out_dir``.tar.gz, its .sha256 and a model card ``out_dir``.md.
     ``script`` (the command that trained the model, for anyone to rerun) goes into the metadata.
+    ``scores``: an evaluation of these same weights (dict or `ganhub evaluate --json` file), written
+    into the metadata's ``scores`` (see export.scores).
     Returns a dict: path, metadata, and (with archive) archive, sha256, size.
     """
     from export import metadata as meta_lib
@@ -23,6 +25,9 @@ def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, 
     metadata = meta_lib.build(config, state, name or out_dir.name, image_shape)
     if script:
         metadata["training"]["script"] = script
+    if scores is not None:
+        from export.scores import scores_from_evaluation
+        metadata["scores"] = scores_from_evaluation(scores, metadata)
     validate(metadata)
     write_savedmodel(generator, metadata, out_dir, overwrite=overwrite)
     result = {"path": out_dir, "metadata": metadata}

@@ -55,8 +55,14 @@ def model_card(metadata):
         "",
     ]
     if metadata["scores"]:
+        from ganhub.metrics.evaluate import summarize_protocol
         for metric, score in sorted(metadata["scores"].items()):
-            lines.append(f"- {metric}: {score}")
+            if isinstance(score, dict):
+                std = f" ± {score['std']:.4g}" if "std" in score else ""
+                lines.append(f"- {metric}: {score.get('value'):.4g}{std} "
+                             f"({summarize_protocol(score.get('protocol'))})")
+            else:
+                lines.append(f"- {metric}: {score}")
     else:
         lines.append("Not measured yet.")
     lines += ["", "## Use", "", "```python", "import ganhub",

@@ -1,12 +1,20 @@
 """Train the embedded default model and export it into ganhub/models/default.
 
     python scripts/train_default.py [--model-dir runs/default] [--steps N] [--no-export]
+                                    [--scores EVAL.json]
 
 Config: scripts/default_model.json (SNDCGAN, spectral norm, non-saturating loss, Adam 2e-4 /
 0.5 / 0.999, the study's SNDCGAN CIFAR-10 line 7, at width 1/4 so it trains on a 2-core CPU).
 Data: Fashion-MNIST train split from the Debian package dataset-fashion-mnist
 (`apt-get install dataset-fashion-mnist`), zero-padded to 32x32. Rerunning resumes from the last
 checkpoint; --steps extends the run (a longer run can span several sessions).
+
+Scores (issue #4's protocol: 10k generated vs the 10k Fashion-MNIST test images padded to 32x32,
+offline FID Inception, legacy resize):
+
+    ganhub evaluate ganhub/models/default --reference fashion_mnist_32-test -n 10000 \
+        --metrics fid,kid --json > runs/default_eval.json
+    python scripts/train_default.py --steps N --scores runs/default_eval.json   # re-export with them
 """
 import argparse
 import sys
@@ -24,6 +32,7 @@ def main(argv=None):
     parser.add_argument("--model-dir", default=str(ROOT / "runs" / "default"))
     parser.add_argument("--steps", type=int, default=None, help="train to this many D steps")
     parser.add_argument("--no-export", action="store_true")
+    parser.add_argument("--scores", help="`ganhub evaluate --json` output of this checkpoint's export")
     args = parser.parse_args(argv)
     config = Config.load(ROOT / "scripts" / "default_model.json")
     if args.steps:
@@ -33,7 +42,7 @@ def main(argv=None):
         from export import export_module
         export_module(args.model_dir, settings.DEFAULT_MODEL_DIR, name="default", overwrite=True,
                       archive=False, script="python scripts/train_default.py "
-                      "(config scripts/default_model.json)")
+                      "(config scripts/default_model.json)", scores=args.scores)
         print(f"exported to {settings.DEFAULT_MODEL_DIR}")
 
 

@@ -47,18 +47,19 @@ _SCORE_ALIASES = {"inception_score": "is", "ms-ssim": "ms_ssim"}
 
 
 def _reported(metadata, entry=None):
-    """Published scores: {"fid": 12.3} or {"fid": {"value": 12.3}}, from the catalog entry (where
-    the compare_gan modules, which carry no metadata, have theirs) and the module's metadata
-    (which wins)."""
-    out = {}
+    """Published scores → ({"fid": 12.3}, {"fid": protocol}), from the catalog entry (where the
+    compare_gan modules, which carry no metadata, have theirs) and the module's metadata (which
+    wins). A score is a number or {"value": ..., "protocol": dict or text}."""
+    values, protocols = {}, {}
     for source in (entry or {}, metadata or {}):
-        for key, value in (source.get("scores") or {}).items():
-            if isinstance(value, dict):
-                value = value.get("value")
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                key = key.lower()
-                out[_SCORE_ALIASES.get(key, key)] = float(value)
-    return out
+        for key, score in (source.get("scores") or {}).items():
+            protocol = None
+            if isinstance(score, dict):
+                score, protocol = score.get("value"), score.get("protocol")
+            if isinstance(score, (int, float)) and not isinstance(score, bool):
+                key = _SCORE_ALIASES.get(key.lower(), key.lower())
+                values[key], protocols[key] = float(score), protocol
+    return values, protocols
 
 
 def _json_safe(value):
@@ -73,7 +74,7 @@ def _json_safe(value):
 
 
 def cmd_evaluate(args):
-    from ganhub.metrics.evaluate import evaluate
+    from ganhub.metrics.evaluate import evaluate, protocol_differences
     from ganhub.metrics.extractors import load_extractor
 
     from ganhub import load
@@ -85,10 +86,13 @@ def cmd_evaluate(args):
                       num_samples=args.num_samples, seed=args.seed,
                       extractor=load_extractor(args.extractor), resize=args.resize,
                       batch_size=args.batch_size)
-    reported = _reported(metadata, getattr(generator, "entry", None))
+    reported, reported_protocols = _reported(metadata, getattr(generator, "entry", None))
+    notes = {key: protocol_differences(reported_protocols.get(key), result["protocol"])
+             for key in reported if key in result}
+    notes = {key: lines for key, lines in notes.items() if lines}
     if args.json:
-        print(json.dumps(_json_safe({**result, "reported": reported}), indent=2, sort_keys=True,
-                         default=str, allow_nan=False))
+        print(json.dumps(_json_safe({**result, "reported": reported, "reported_protocol_notes": notes}),
+                         indent=2, sort_keys=True, default=str, allow_nan=False))
         return 0
     protocol = result["protocol"]
     print(f"{args.handle}: {protocol['num_samples']} samples, seed {protocol['seed']}, "
@@ -102,6 +106,14 @@ def cmd_evaluate(args):
                 measured += f" ±{std:.4f}"
             ref = f"{reported[key]:.4f}" if key in reported else "-"
             print(f"{key:<10}{measured:>14}{ref:>14}")
+    for key, lines in notes.items():
+        print(f"note: {key} was reported under another protocol, so the two numbers are not "
+              f"directly comparable:")
+        for line in lines:
+            print(f"  {line}")
+    for key in reported:
+        if key in result and isinstance(reported_protocols.get(key), str):
+            print(f"note: {key} reported under: {reported_protocols[key]}")
     return 0
 
 

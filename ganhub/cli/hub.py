@@ -134,7 +134,13 @@ def cmd_info(args):
                     "in this copy of ganhub") if integrity == "packaged" else "no")))
     for key, score in (entry.get("scores") or {}).items():
         if isinstance(score, dict):
-            lines.append((f"score {key}", f"{score.get('value')}  [{score.get('protocol', 'protocol not given')}]"))
+            from ganhub.metrics.evaluate import summarize_protocol
+            value = score.get("value")
+            value = f"{value:.6g}" if isinstance(value, (int, float)) else str(value)
+            if isinstance(score.get("std"), (int, float)):
+                value += f" ± {score['std']:.2g}"
+            lines.append((f"score {key}", f"{value}  [{summarize_protocol(score.get('protocol'))}; "
+                                          f"{score.get('source', 'source not given')}]"))
         else:
             lines.append((f"score {key}", score))
     width = max(len(k) for k, _ in lines)

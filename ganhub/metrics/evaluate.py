@@ -111,6 +111,63 @@ def _generated_batches(generator, latents, batch_size):
         yield np.clip(images, 0.0, 1.0) * 255.0
 
 
+def generator_identity(generator):
+    """What was scored: the module's name and, for ganhub exports, the training step and config,
+    so scores can later be matched to the weights they were measured on."""
+    meta = getattr(generator, "metadata", None) or {}
+    training = meta.get("training") or {}
+    identity = {"name": getattr(generator, "name", None)}
+    if "steps" in training:
+        identity["training_steps"] = training["steps"]
+    if "config" in training:
+        identity["training_config"] = training["config"]
+    return identity
+
+
+# Protocol fields that change a score's value; a reported score measured under other values is
+# not comparable number for number.
+COMPARABLE_FIELDS = ("num_samples", "extractor_id", "extractor_sha256", "resize", "kid_blocks",
+                     "is_splits")
+REFERENCE_FIELDS = ("dataset", "split", "num_samples", "source_sha256")
+
+
+def protocol_differences(reported, measured):
+    """How a reported score's protocol differs from this run's → list of 'field: a vs b' strings.
+
+    reported: the protocol dict a ganhub evaluation recorded (module metadata scores). Free-text
+    protocols (the compare_gan catalog's) cannot be compared field by field and give []."""
+    if not isinstance(reported, dict):
+        return []
+    out = []
+    for key in COMPARABLE_FIELDS:
+        if key in reported and key in measured and reported[key] != measured[key]:
+            out.append(f"{key}: reported {reported[key]}, this run {measured[key]}")
+    ref_a, ref_b = reported.get("reference") or {}, measured.get("reference") or {}
+    for key in REFERENCE_FIELDS:
+        if key in ref_a and key in ref_b and ref_a[key] != ref_b[key]:
+            out.append(f"reference {key}: reported {ref_a[key]}, this run {ref_b[key]}")
+    return out
+
+
+def summarize_protocol(protocol):
+    """One line for a score's protocol: a ganhub evaluation's dict, or a catalog's free text."""
+    if not isinstance(protocol, dict):
+        return str(protocol) if protocol else "protocol not given"
+    parts = [f"{protocol.get('num_samples', '?')} generated"]
+    ref = protocol.get("reference") or {}
+    if ref:
+        parts[0] += (f" vs {ref.get('num_samples', '?')} {ref.get('dataset', '?')} "
+                     f"{ref.get('split') or ''} images").replace("  ", " ")
+    if "extractor_id" in protocol:
+        parts.append(f"{protocol['extractor_id']} ({str(protocol.get('extractor_sha256', ''))[:12]})")
+    if "resize" in protocol:
+        parts.append(f"resize {protocol['resize']}")
+    parts.append(f"seed {protocol.get('seed', '?')}")
+    if "kid_blocks" in protocol:
+        parts.append(f"KID blocks {protocol['kid_blocks']}")
+    return ", ".join(parts)
+
+
 def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=None, seed=None,
              extractor=None, resize=None, kid_blocks=None, is_splits=1, batch_size=None,
              progress=None):
@@ -135,7 +192,8 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
     needs_features = {"fid", "kid", "is"} & set(metrics)
     result = {}
     protocol = {"num_samples": num_samples, "seed": seed, "metrics": list(metrics),
-                "image_scaling": "generator output in [0, 1] × 255, not quantised"}
+                "image_scaling": "generator output in [0, 1] × 255, not quantised",
+                "generator": generator_identity(generator)}
 
     if needs_features:
         from ganhub.metrics.extractors import load_extractor

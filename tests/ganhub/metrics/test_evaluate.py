@@ -163,3 +163,58 @@ def test_reference_of_other_image_shape_warns(tiny_extractor_dir, real_images):
     reference = compute_reference(real_images, extractor, "legacy")  # 12×12×3
     with pytest.warns(UserWarning, match="fashion_mnist_32"):
         evaluate(StandInGenerator(image_shape=(10, 10, 3)), reference, "fid", 120, 0, extractor)
+
+
+def test_protocol_differences_name_each_field_that_changes_a_score():
+    from ganhub.metrics.evaluate import protocol_differences
+    run = {"num_samples": 10000, "seed": 0, "extractor_id": "fid_inception_offline", "resize": "legacy",
+           "reference": {"dataset": "fashion_mnist_32", "split": "test", "num_samples": 10000}}
+    assert protocol_differences(run, dict(run, seed=5)) == []  # the latent seed is not a protocol change
+    other = dict(run, num_samples=2000, resize="clean",
+                 reference=dict(run["reference"], num_samples=2000))
+    assert protocol_differences(other, run) == [
+        "num_samples: reported 2000, this run 10000",
+        "resize: reported clean, this run legacy",
+        "reference num_samples: reported 2000, this run 10000",
+    ]
+    assert protocol_differences("FID, 10k vs 10k, TF1 bilinear", run) == []
+    assert protocol_differences(None, run) == []
+
+
+def test_summarize_protocol():
+    from ganhub.metrics.evaluate import summarize_protocol
+    protocol = {"num_samples": 10000, "seed": 0, "extractor_id": "fid_inception_offline",
+                "extractor_sha256": "7ff4a85c3a6378f0dfc8", "resize": "legacy", "kid_blocks": 10,
+                "reference": {"dataset": "fashion_mnist_32", "split": "test", "num_samples": 10000}}
+    assert summarize_protocol(protocol) == (
+        "10000 generated vs 10000 fashion_mnist_32 test images, fid_inception_offline "
+        "(7ff4a85c3a63), resize legacy, seed 0, KID blocks 10")
+    assert summarize_protocol("free text") == "free text"
+    assert summarize_protocol(None) == "protocol not given"
+
+
+def test_cli_notes_a_reported_score_measured_under_another_protocol(
+        tiny_extractor_dir, stand_in_generator, real_images, tmp_path, monkeypatch, capsys):
+    ref = tmp_path / "ref.npz"
+    np.savez(tmp_path / "real.npz", images=real_images)
+    assert main(["stats", str(tmp_path / "real.npz"), "-n", "120", "-o", str(ref),
+                 "--extractor", str(tiny_extractor_dir)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(ganhub, "load", lambda handle: stand_in_generator, raising=False)
+    stand_in_generator.metadata["scores"] = {
+        "fid": {"value": 12.5, "protocol": {"num_samples": 10000, "resize": "legacy"}}}
+    assert main(["evaluate", "stand-in", "--reference", str(ref), "-n", "120",
+                 "--extractor", str(tiny_extractor_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "not directly comparable" in table and "num_samples: reported 10000, this run 120" in table
+    assert "resize" not in table.split("not directly comparable")[1]
+    assert main(["evaluate", "stand-in", "--reference", str(ref), "-n", "120", "--json",
+                 "--extractor", str(tiny_extractor_dir)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reported_protocol_notes"] == {"fid": ["num_samples: reported 10000, this run 120"]}
+
+    stand_in_generator.metadata["scores"] = {"fid": {"value": 12.5, "protocol": dict(
+        out["protocol"])}}
+    assert main(["evaluate", "stand-in", "--reference", str(ref), "-n", "120",
+                 "--extractor", str(tiny_extractor_dir)]) == 0
+    assert "note:" not in capsys.readouterr().out

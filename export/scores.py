@@ -1,0 +1,71 @@
+"""Scores measured by ``ganhub evaluate`` → the module metadata's ``scores``.
+
+An evaluation (the dict ``ganhub.evaluate`` returns, or the JSON ``ganhub evaluate --json``
+prints) records which weights it scored (``protocol.generator``: module name, training step and
+config). Scores are only written into an export of those same weights.
+"""
+import json
+import math
+from pathlib import Path
+
+from ganhub.errors import BadInputError
+
+SCORE_KEYS = ("fid", "kid", "is", "ms_ssim")
+
+
+def read_evaluation(evaluation):
+    """A dict, or the path of a JSON file written from `ganhub evaluate --json`."""
+    if isinstance(evaluation, dict):
+        return evaluation
+    path = Path(evaluation)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: no such evaluation file; write one with "
+                            f"`ganhub evaluate MODULE ... --json > {path.name}`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{path} is not the JSON of `ganhub evaluate --json` ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("protocol"), dict):
+        raise BadInputError(f"{path} has no 'protocol'; is it the output of `ganhub evaluate --json`?")
+    return data
+
+
+def check_same_weights(evaluation, metadata):
+    """Raise BadInputError unless the evaluation scored a model at metadata's training step/config."""
+    scored = evaluation["protocol"].get("generator") or {}
+    training = metadata.get("training") or {}
+    for key, ours in (("training_steps", training.get("steps")),
+                      ("training_config", training.get("config"))):
+        if key not in scored:
+            raise BadInputError(f"the evaluation does not say which weights it scored (no "
+                                f"protocol.generator.{key}); re-run `ganhub evaluate` on the export")
+        if scored[key] != ours:
+            what = ("step " + str(scored[key])) if key == "training_steps" else "another config"
+            raise BadInputError(f"the evaluation scored a model at {what}, but this export is "
+                                f"{'step ' + str(ours) if key == 'training_steps' else 'a different config'}; "
+                                f"evaluate this checkpoint's export first")
+
+
+def scores_from_evaluation(evaluation, metadata=None):
+    """{metric: {"value", "std" (when measured), "protocol", "source": "measured"}}.
+
+    With ``metadata`` (the export's), first checks the evaluation scored the same weights."""
+    evaluation = read_evaluation(evaluation)
+    if metadata is not None:
+        check_same_weights(evaluation, metadata)
+    protocol = evaluation["protocol"]
+    scores = {}
+    for key in SCORE_KEYS:
+        value = evaluation.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise BadInputError(f"the evaluation's {key} is {value!r}, not a finite number")
+        score = {"value": float(value), "protocol": protocol, "source": "measured"}
+        std = evaluation.get(f"{key}_std")
+        if isinstance(std, (int, float)) and math.isfinite(std):
+            score["std"] = float(std)
+        scores[key] = score
+    if not scores:
+        raise BadInputError(f"the evaluation holds none of {', '.join(SCORE_KEYS)}")
+    return scores
