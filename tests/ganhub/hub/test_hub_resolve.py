@@ -1,6 +1,4 @@
 """resolve(): names, directories, archives, URLs; cache hits; verification."""
-import json
-import os
 import shutil
 
 import numpy as np
