@@ -37,7 +37,11 @@ def main(argv=None):
     config = Config.load(ROOT / "scripts" / "default_model.json")
     if args.steps:
         config = config.replace(steps=args.steps)
-    print(train(config, args.model_dir), flush=True)
+    try:
+        print(train(config, args.model_dir), flush=True)
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the loop saved the last whole step
+        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
+        return 130
     if not args.no_export:
         from export import export_module
         export_module(args.model_dir, settings.DEFAULT_MODEL_DIR, name="default", overwrite=True,
@@ -47,4 +51,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

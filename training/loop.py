@@ -5,9 +5,12 @@ Every random draw of step t (the real batch, z, the penalty's noise) is a pure f
 (seed, t), so a run resumed from a checkpoint reproduces an uninterrupted run. The step math and
 its distribution over replicas live in ``training.steps``.
 """
+import contextlib
 import json
 import math
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +28,33 @@ STATE_FILE = "train_state.json"
 
 class TrainingDivergedError(GanhubError, FloatingPointError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run after a whole step, and a checkpoint of it was saved."""
+
+
+@contextlib.contextmanager
+def _stop_requests():
+    """Collect SIGINT/SIGTERM into a list instead of raising mid-step, so the loop can finish the
+    step, checkpoint it and stop: no training is lost and resume stays exact. A second signal
+    interrupts at once. Signal handlers only exist in the main thread; elsewhere this is a no-op."""
+    requests = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requests
+        return
+
+    def handler(signum, frame):
+        if requests:
+            raise KeyboardInterrupt
+        requests.append(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requests
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def build_models(config, channels=None, strategy=None):
@@ -132,7 +162,11 @@ class Trainer:
         last = {}
         t0 = time.perf_counter()
         stream = iter(self.batches.stream(start + 1, steps)) if start < steps else iter(())
-        try:
+        with contextlib.ExitStack() as stack:
+            stop = stack.enter_context(_stop_requests())
+            stack.callback(bar.close)
+            if writer:
+                stack.callback(writer.flush)
             for t, real in zip(range(start + 1, steps + 1), stream):
                 d_loss, penalty, g_loss = self.train_step(t, real)
                 last["d_loss"] = float(d_loss)
@@ -149,20 +183,22 @@ class Trainer:
                     with writer.as_default(step=t):
                         for k, v in last.items():
                             tf.summary.scalar(k, v)
-                if t % self.config.checkpoint_every == 0 or t == steps:
+                saved = t % self.config.checkpoint_every == 0 or t == steps
+                if saved or stop:
                     self._add_time(t0)
                     t0 = time.perf_counter()
                     self.save()
-                    if writer:
-                        with writer.as_default(step=t):
-                            tf.summary.image("samples", self.sample_grid(), max_outputs=1)
+                if saved and writer:
+                    with writer.as_default(step=t):
+                        tf.summary.image("samples", self.sample_grid(), max_outputs=1)
                 bar.update(1)
                 if t % 10 == 0:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()}, refresh=False)
-        finally:
-            bar.close()
-            if writer:
-                writer.flush()
+                if stop:
+                    raise TrainingInterrupted(
+                        f"stopped by {signal.Signals(stop[0]).name} after step {t} of {steps}; "
+                        f"checkpoint saved in {self.checkpoint_dir}; run the same command again "
+                        f"to resume")
         return {"step": int(self.step.numpy()), "wall_time": float(self.wall_time.numpy()), **last}
 
     def _add_time(self, t0):

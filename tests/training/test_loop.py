@@ -1,10 +1,13 @@
-"""The loop: exact resume, disc_iters schedule, NaN guard."""
+"""The loop: exact resume, disc_iters schedule, NaN guard, stopping on signals."""
+import os
+import signal
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from training import Config, data
-from training.loop import Trainer, TrainingDivergedError
+from training.loop import Trainer, TrainingDivergedError, TrainingInterrupted
 
 IMAGES = np.random.default_rng(0).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
 
@@ -99,3 +102,38 @@ def test_only_the_chief_writes_into_model_dir(task_type, task_id, jobs, chief):
     from training.loop import _is_chief
     assert _is_chief(_Strategy(_Resolver(task_type, task_id, jobs))) is chief
     assert _is_chief(tf.distribute.get_strategy()) is True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_finishes_the_step_saves_it_and_resume_stays_exact(tmp_path, signum):
+    straight = Trainer(_config(steps=5, checkpoint_every=4), tmp_path / "straight", dataset=_dataset())
+    straight.run(progress=False)
+
+    stopped = Trainer(_config(steps=5, checkpoint_every=4), tmp_path / "stopped", dataset=_dataset())
+    d_step = stopped.steps.d_step
+
+    def signalled(real, z, step):
+        if int(step) == 3:  # arrives mid-step, before the D update of step 3 is applied
+            os.kill(os.getpid(), signum)
+        return d_step(real, z, step)
+
+    stopped.steps.d_step = signalled
+
+    def outer(signum, frame):  # stands in for the default action, which would end pytest itself
+        raise RuntimeError(f"{signal.Signals(signum).name} reached the handler outside the loop")
+
+    previous = signal.signal(signum, outer)
+    try:
+        with pytest.raises(TrainingInterrupted,
+                           match=rf"{signum.name} after step 3 of 5; checkpoint saved"):
+            stopped.run(progress=False)
+        assert signal.getsignal(signum) is outer  # the loop put the caller's handler back
+    finally:
+        signal.signal(signum, previous)
+    assert stopped.manager.latest_checkpoint.endswith("ckpt-3")  # not the step-0 one
+
+    resumed = Trainer(_config(steps=5, checkpoint_every=4), tmp_path / "stopped", dataset=_dataset())
+    assert resumed.run(progress=False)["step"] == 5
+    a, b = _state(straight), _state(resumed)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
