@@ -144,6 +144,30 @@ def test_info_says_unverified_and_unknown_name_fails(cache, capsys):
     assert "ganhub list" in capsys.readouterr().err
 
 
+def test_info_summarises_a_measured_score_and_its_protocol(cache, tmp_path, monkeypatch, capsys):
+    protocol = {"num_samples": 10000, "seed": 0, "extractor_id": "fid_inception_offline",
+                "extractor_sha256": "7ff4a85c3a6378f0dfc8", "resize": "legacy", "kid_blocks": 10,
+                "reference": {"dataset": "fashion_mnist_32", "split": "test", "num_samples": 10000}}
+    entry = {"name": "lab/scored", "handle": "https://example.invalid/scored.tar.gz",
+             "integrity": "unverified", "scores": {
+                 "fid": {"value": 12.345678, "protocol": protocol, "source": "measured"},
+                 "kid": {"value": 0.0061234, "std": 0.00031, "protocol": protocol,
+                         "source": "measured"}}}
+    path = tmp_path / "lab.json"
+    path.write_text(json.dumps({"catalog_version": 1, "name": "lab", "models": [entry]}))
+    monkeypatch.setenv("GANHUB_CATALOGS", str(path))
+    catalog._CACHE.clear()
+    try:
+        assert main(["info", "lab/scored"]) == 0
+    finally:
+        catalog._CACHE.clear()
+    lines = {line.split("  ")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
+    summary = ("10000 generated vs 10000 fashion_mnist_32 test images, fid_inception_offline "
+               "(7ff4a85c3a63), resize legacy, seed 0, KID blocks 10; measured]")
+    assert lines["score fid"].endswith("12.3457  [" + summary)
+    assert lines["score kid"].endswith("0.0061234 ± 0.00031  [" + summary)
+
+
 def test_download_and_cache_commands(cache, modules, fault_server, capsys):
     base, state = fault_server
     state.files["/tiny.tar.gz"] = modules["tiny_tgz"].read_bytes()
