@@ -1,5 +1,6 @@
 """Issue 2's slice: train → export → load (dir, tar.gz, http) → sample, the CLI, and bad input."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -66,6 +67,28 @@ def test_embedded_default_model_loads_offline(monkeypatch):
     assert images.shape == (16, 32, 32, 1)
     assert images.std() > 10  # not a constant image
     assert np.abs(images[0].astype(int) - images[1].astype(int)).mean() > 1  # not one image
+
+
+def test_embedded_default_model_ships_scores_measured_on_its_own_weights(capsys):
+    """Issue 4: FID and KID of the shipped weights, 10k generated vs the 10k Fashion-MNIST test
+    images padded to 32×32, offline FID Inception, legacy resize; shown by `ganhub info default`."""
+    from ganhub import settings
+    meta = json.loads((settings.DEFAULT_MODEL_DIR / "assets" / "ganhub.json").read_text())
+    assert set(meta["scores"]) == {"fid", "kid"}
+    for score in meta["scores"].values():
+        protocol = score["protocol"]
+        assert score["source"] == "measured" and score["value"] > 0
+        assert protocol["num_samples"] == 10000 and protocol["resize"] == "legacy"
+        assert protocol["extractor_id"] == "fid_inception_offline"
+        assert protocol["extractor_sha256"] == settings.FID_INCEPTION_SHA256
+        ref = protocol["reference"]
+        assert (ref["dataset"], ref["split"], ref["num_samples"]) == ("fashion_mnist_32", "test", 10000)
+        assert protocol["generator"]["training_steps"] == meta["training"]["steps"]
+        assert protocol["generator"]["training_config"] == meta["training"]["config"]
+    assert main(["info", "default"]) == 0
+    out = capsys.readouterr().out
+    fid = f"{meta['scores']['fid']['value']:.6g}"
+    assert re.search(rf"score fid +{re.escape(fid)}  \[10000 generated vs 10000 fashion_mnist_32 test", out)
 
 
 def test_cli_sample_writes_a_grid_png(exported, tmp_path):
