@@ -9,8 +9,7 @@ import math
 from pathlib import Path
 
 from ganhub.errors import BadInputError
-
-SCORE_KEYS = ("fid", "kid", "is", "ms_ssim")
+from ganhub.metrics.evaluate import METRICS
 
 
 def read_evaluation(evaluation):
@@ -40,10 +39,11 @@ def check_same_weights(evaluation, metadata):
             raise BadInputError(f"the evaluation does not say which weights it scored (no "
                                 f"protocol.generator.{key}); re-run `ganhub evaluate` on the export")
         if scored[key] != ours:
-            what = ("step " + str(scored[key])) if key == "training_steps" else "another config"
-            raise BadInputError(f"the evaluation scored a model at {what}, but this export is "
-                                f"{'step ' + str(ours) if key == 'training_steps' else 'a different config'}; "
-                                f"evaluate this checkpoint's export first")
+            if key == "training_steps":
+                raise BadInputError(f"the evaluation scored a model at step {scored[key]}, but this "
+                                    f"export is step {ours}; evaluate this checkpoint's export first")
+            raise BadInputError("the evaluation scored a model trained with another config than "
+                                "this export's; evaluate this checkpoint's export first")
 
 
 def scores_from_evaluation(evaluation, metadata=None):
@@ -55,7 +55,7 @@ def scores_from_evaluation(evaluation, metadata=None):
         check_same_weights(evaluation, metadata)
     protocol = evaluation["protocol"]
     scores = {}
-    for key in SCORE_KEYS:
+    for key in METRICS:
         value = evaluation.get(key)
         if value is None:
             continue
@@ -67,5 +67,5 @@ def scores_from_evaluation(evaluation, metadata=None):
             score["std"] = float(std)
         scores[key] = score
     if not scores:
-        raise BadInputError(f"the evaluation holds none of {', '.join(SCORE_KEYS)}")
+        raise BadInputError(f"the evaluation holds none of {', '.join(METRICS)}")
     return scores

@@ -156,8 +156,8 @@ def summarize_protocol(protocol):
     parts = [f"{protocol.get('num_samples', '?')} generated"]
     ref = protocol.get("reference") or {}
     if ref:
-        parts[0] += (f" vs {ref.get('num_samples', '?')} {ref.get('dataset', '?')} "
-                     f"{ref.get('split') or ''} images").replace("  ", " ")
+        words = (ref.get("num_samples", "?"), ref.get("dataset", "?"), ref.get("split"), "images")
+        parts[0] += " vs " + " ".join(str(w) for w in words if w)
     if "extractor_id" in protocol:
         parts.append(f"{protocol['extractor_id']} ({str(protocol.get('extractor_sha256', ''))[:12]})")
     if "resize" in protocol:
