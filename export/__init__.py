@@ -5,13 +5,14 @@ from export.metadata import validate
 
 
 def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, checkpoint=None,
-                  script=None, scores=None):
+                  script=None, scores=None, weights="auto"):
     """Export the latest (or given) checkpoint of ``model_dir`` to the SavedModel ``out_dir``.
 
     With ``archive``, also writes ``out_dir``.tar.gz, its .sha256 and a model card ``out_dir``.md.
     ``script`` (the command that trained the model, for anyone to rerun) goes into the metadata.
     ``scores``: an evaluation of these same weights (dict or `ganhub evaluate --json` file), written
     into the metadata's ``scores`` (see export.scores).
+    ``weights``: "auto", "ema" or "raw" (training.load_generator); the metadata records which.
     Returns a dict: path, metadata, and (with archive) archive, sha256, size.
     """
     from export import metadata as meta_lib
@@ -20,7 +21,7 @@ def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, 
     from training import load_generator
 
     out_dir = Path(out_dir)
-    config, generator, state = load_generator(model_dir, checkpoint)
+    config, generator, state = load_generator(model_dir, checkpoint, weights=weights)
     image_shape = (config.resolution, config.resolution, generator.channels)
     metadata = meta_lib.build(config, state, name or out_dir.name, image_shape)
     if script:

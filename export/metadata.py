@@ -44,6 +44,7 @@ def build(config, state, name, image_shape):
             "wall_time_seconds": round(state.get("wall_time", 0.0), 1),
             "tensorflow_version": state.get("tensorflow"),
             "config": config.to_dict(),
+            "generator_weights": state.get("generator_weights", {"kind": "raw"}),
         },
         "scores": {},
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -61,6 +61,10 @@ class Config:
     checkpoint_every: int = 5_000
     keep_checkpoints: int = 3
     jit_compile: bool = False
+    # ganhub's addition, not the study's (training/ema.py): an exponential moving average of G's
+    # weights from step g_ema_start on, exported instead of the raw weights. 0 turns it off.
+    g_ema_decay: float = 0.0
+    g_ema_start: int = 0
 
     def __post_init__(self):
         self.validate()
@@ -75,8 +79,15 @@ class Config:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{key} must be a positive integer, got {value!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        for key in ("seed", "g_ema_start"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{key} must be an integer, got {value!r}")
+        if self.g_ema_start < 0:
+            raise ConfigError(f"g_ema_start must be >= 0, got {self.g_ema_start!r}")
+        if not 0.0 <= float(self.g_ema_decay) < 1.0:
+            raise ConfigError(f"g_ema_decay must be in [0, 1) (0 turns the generator EMA off), "
+                              f"got {self.g_ema_decay!r}")
         for key in ("width", "learning_rate"):
             if not float(getattr(self, key)) > 0:
                 raise ConfigError(f"{key} must be > 0, got {getattr(self, key)!r}")
@@ -155,5 +166,11 @@ def _coerce(field, value):
     return value
 
 
-# Keys that may change when a run is resumed: a longer run, other checkpoint cadence, XLA on/off.
-RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_checkpoints", "jit_compile", "data_dir")
+# Keys that may change when a run is resumed: a longer run, other checkpoint cadence, XLA on/off,
+# and the generator EMA (it only reads G; training.loop refuses to start it at a past step).
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_checkpoints", "jit_compile", "data_dir",
+                     "g_ema_decay", "g_ema_start")
+
+# Keys that must not change once the EMA has started (the average would no longer be the one a
+# run with the final config from step 0 would give).
+EMA_KEYS = ("g_ema_decay", "g_ema_start")

@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from ganhub.errors import ConfigError, GanhubError
-from training import architectures, data
-from training.config import CONFIG_FILE, RESUMABLE_CHANGES, Config
+from training import architectures, data, ema
+from training.config import CONFIG_FILE, EMA_KEYS, RESUMABLE_CHANGES, Config
 from training.steps import GANSteps
 
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -68,16 +68,25 @@ def build_models(config, channels=None, strategy=None):
 
 
 def _check_resumable(model_dir, config):
+    """The config saved in ``model_dir`` (None for a new run), after checking ``config`` may resume
+    it."""
     path = Path(model_dir) / CONFIG_FILE
     if not path.exists():
-        return
-    saved = Config.load(path).to_dict()
+        return None
+    saved_config = Config.load(path)
+    saved = saved_config.to_dict()
     new = config.to_dict()
     changed = [k for k in new if new[k] != saved[k] and k not in RESUMABLE_CHANGES]
     if changed:
         diffs = ", ".join(f"{k}: {saved[k]!r} -> {new[k]!r}" for k in changed)
         raise ConfigError(f"{model_dir} holds a run with another config ({diffs}); use a new "
                           f"--model-dir, or change only {', '.join(RESUMABLE_CHANGES)} to resume")
+    return saved_config
+
+
+def _has_ema(checkpoint_path):
+    return any(name.startswith("generator_ema/")
+               for name, _ in tf.train.list_variables(checkpoint_path))
 
 
 class Trainer:
@@ -88,7 +97,7 @@ class Trainer:
     def __init__(self, config, model_dir, strategy=None, dataset=None):
         self.config = config
         self.model_dir = Path(model_dir)
-        _check_resumable(self.model_dir, config)
+        self.saved_config = _check_resumable(self.model_dir, config)
         self.strategy = strategy or tf.distribute.get_strategy()
         self.dataset = dataset or data.load_dataset(config.dataset, "train", config.data_dir,
                                                     config.resolution)
@@ -97,15 +106,26 @@ class Trainer:
                               f"{self.dataset.resolution}, but resolution={config.resolution}")
         self.generator, self.discriminator = build_models(config, self.dataset.channels,
                                                           self.strategy)
+        self.g_ema = None
+        if config.g_ema_decay > 0:
+            with self.strategy.scope():
+                self.g_ema, _ = architectures.build(config, self.dataset.channels)
+            g_vars, ema_vars = self.generator.trainable_variables, self.g_ema.trainable_variables
+            decay = float(config.g_ema_decay)
+            self._ema_copy = tf.function(lambda: ema.copy_weights(ema_vars, g_vars))
+            self._ema_update = tf.function(lambda: ema.ema_update(ema_vars, g_vars, decay))
         self.steps = GANSteps(config, self.generator, self.discriminator, self.strategy)
         self.loss = self.steps.loss
         self.d_optimizer, self.g_optimizer = self.steps.d_optimizer, self.steps.g_optimizer
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="wall_time")
-        self.checkpoint = tf.train.Checkpoint(
+        self._tracked = dict(
             step=self.step, wall_time=self.wall_time, generator=self.generator,
             discriminator=self.discriminator, d_optimizer=self.d_optimizer,
             g_optimizer=self.g_optimizer)
+        if self.g_ema is not None:
+            self._tracked["generator_ema"] = self.g_ema
+        self.checkpoint = tf.train.Checkpoint(**self._tracked)
         # Under MultiWorkerMirroredStrategy every worker must take part in saving, but only the chief
         # may write into model_dir: the others save into a private temporary dir (TF's convention)
         # and every worker restores from the chief's checkpoints.
@@ -128,6 +148,8 @@ class Trainer:
         z = self.steps.latents(t_tensor)
         d_loss, penalty = self.steps.d_step(real, z, t_tensor)
         g_loss = self.steps.g_step(z) if (t - 1) % self.config.disc_iters == 0 else None
+        if self.g_ema is not None and t >= self.config.g_ema_start:
+            (self._ema_copy if t == self.config.g_ema_start else self._ema_update)()
         self.step.assign(t)
         return d_loss, penalty, g_loss
 
@@ -135,9 +157,39 @@ class Trainer:
     def restore(self):
         """Resume from the latest checkpoint, if any; returns the step reached."""
         latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        has_ema = bool(latest) and _has_ema(latest)
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-        return int(self.step.numpy())
+            tracked = dict(self._tracked)
+            if not has_ema:
+                tracked.pop("generator_ema", None)
+            tf.train.Checkpoint(**tracked).restore(latest).expect_partial() \
+                .assert_existing_objects_matched()
+        step = int(self.step.numpy())
+        if self.g_ema is not None:
+            self._check_ema_resume(step, has_ema)
+            if not has_ema and step == self.config.g_ema_start:
+                self._ema_copy()
+        return step
+
+    def _check_ema_resume(self, step, has_ema):
+        start = self.config.g_ema_start
+        if not has_ema:
+            if step > start:
+                raise ConfigError(
+                    f"g_ema_start={start} is in the past: {self.model_dir} is at step {step} and "
+                    f"its checkpoint has no generator EMA; set g_ema_start >= {step} to start the "
+                    f"average from here")
+            return
+        saved = self.saved_config
+        if saved is None or saved.g_ema_decay == 0:
+            return
+        changed = [k for k in EMA_KEYS if getattr(saved, k) != getattr(self.config, k)]
+        if changed and step >= min(saved.g_ema_start, start):
+            diffs = ", ".join(f"{k}: {getattr(saved, k)!r} -> {getattr(self.config, k)!r}"
+                              for k in changed)
+            raise ConfigError(f"the generator EMA of {self.model_dir} has been running since step "
+                              f"{saved.g_ema_start} and cannot change ({diffs}); keep the saved "
+                              f"values or train into a new --model-dir")
 
     def save(self):
         self.manager.save(checkpoint_number=int(self.step.numpy()))
@@ -251,8 +303,17 @@ def train(config, model_dir, progress=True, strategy=None):
     return Trainer(config, model_dir, strategy=strategy).run(progress=progress)
 
 
-def load_generator(model_dir, checkpoint=None):
-    """(config, generator, state) restored from a trained model dir (latest checkpoint by default)."""
+WEIGHTS = ("auto", "ema", "raw")
+
+
+def load_generator(model_dir, checkpoint=None, weights="auto"):
+    """(config, generator, state) restored from a trained model dir (latest checkpoint by default).
+
+    ``weights``: "raw" (G as trained), "ema" (the generator EMA, with standing BN statistics; see
+    training/ema.py) or "auto" (the EMA when the run has one that has started, else raw).
+    ``state["generator_weights"]`` says which, and how."""
+    if weights not in WEIGHTS:
+        raise ConfigError(f"weights={weights!r} is not valid; choose one of {', '.join(WEIGHTS)}")
     model_dir = Path(model_dir)
     config_path = model_dir / CONFIG_FILE
     if not config_path.exists():
@@ -262,12 +323,31 @@ def load_generator(model_dir, checkpoint=None):
     generator, _ = build_models(config)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="wall_time")
-    ckpt = tf.train.Checkpoint(step=step, wall_time=wall_time, generator=generator)
     path = checkpoint or tf.train.latest_checkpoint(str(model_dir / CHECKPOINT_SUBDIR))
     if not path:
         raise ConfigError(f"{model_dir} has no checkpoint yet; train it first")
+    # Read the step first: whether the EMA has started depends on it.
+    tf.train.Checkpoint(step=step).restore(path).expect_partial()
+    ema_ready = (config.g_ema_decay > 0 and _has_ema(path)
+                 and int(step.numpy()) >= config.g_ema_start)
+    if weights == "ema" and not ema_ready:
+        why = ("its config has g_ema_decay=0" if config.g_ema_decay == 0 else
+               f"the EMA starts at step {config.g_ema_start} and the checkpoint is at step "
+               f"{int(step.numpy())}" if _has_ema(path) else "the checkpoint has no generator EMA")
+        raise ConfigError(f"{model_dir} has no generator EMA to load: {why}; use weights='raw'")
+    use_ema = weights == "ema" or (weights == "auto" and ema_ready)
+    tracked = {"generator_ema" if use_ema else "generator": generator}
+    ckpt = tf.train.Checkpoint(step=step, wall_time=wall_time, **tracked)
     ckpt.restore(path).expect_partial().assert_existing_objects_matched()
+    if use_ema:
+        ema.standing_statistics(generator, config.z_dim, config.batch_size)
+        kind = {"kind": "ema", "decay": config.g_ema_decay, "start": config.g_ema_start,
+                "bn_statistics": {"kind": "standing", "batches": ema.STANDING_BATCHES,
+                                  "batch_size": config.batch_size, "seed": ema.STANDING_SEED}}
+    else:
+        kind = {"kind": "raw", "bn_statistics": {"kind": "training moving averages"}}
     state_path = model_dir / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    state.update(step=int(step.numpy()), wall_time=float(wall_time.numpy()), checkpoint=str(path))
+    state.update(step=int(step.numpy()), wall_time=float(wall_time.numpy()), checkpoint=str(path),
+                 generator_weights=kind)
     return config, generator, state

@@ -101,6 +101,24 @@ def _distribution(dist):
     return str(dist) if dist is not None else "?"
 
 
+def _training(training):
+    """One line of the metadata's training section; the full config is in `info --json`."""
+    if not training:
+        return None
+    return ", ".join(f"{k} {v}" for k, v in training.items()
+                     if k not in ("config", "generator_weights") and not isinstance(v, dict))
+
+
+def _weights(weights):
+    if not isinstance(weights, dict):
+        return None
+    if weights.get("kind") != "ema":
+        return "raw (G as trained, BN moving averages from training)"
+    bn = weights.get("bn_statistics") or {}
+    return (f"EMA of G, decay {weights.get('decay')} from step {weights.get('start')}; BN "
+            f"statistics recomputed ({bn.get('batches')} batches of {bn.get('batch_size')})")
+
+
 def cmd_info(args):
     from ganhub import catalog
     entry = catalog.get_entry(args.name)
@@ -119,7 +137,8 @@ def cmd_info(args):
         ("image shape", entry.get("image_shape")), ("dataset", entry.get("dataset")),
         ("architecture", entry.get("architecture")), ("loss", entry.get("loss")),
         ("normalization", entry.get("normalization")), ("penalty", _penalty(entry)),
-        ("training", ", ".join(f"{k} {v}" for k, v in (entry.get("training") or {}).items()) or None),
+        ("training", _training(entry.get("training"))),
+        ("weights", _weights((entry.get("training") or {}).get("generator_weights"))),
     ]
     integrity = entry.get("integrity")
     if integrity == "pinned":

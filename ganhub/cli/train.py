@@ -34,6 +34,10 @@ def register(sub):
     p.add_argument("--checkpoint", help="a specific checkpoint prefix (default: the latest)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--no-archive", action="store_true", help="skip the .tar.gz and model card")
+    p.add_argument("--weights", choices=("auto", "ema", "raw"), default="auto",
+                   help="which generator weights: the generator EMA (config g_ema_decay > 0; with "
+                        "BN statistics recomputed for it), the raw trained ones, or auto: the EMA "
+                        "when the run has one (default: auto)")
     p.add_argument("--scores", metavar="EVAL.json",
                    help="write the scores of `ganhub evaluate OUT ... --json > EVAL.json` (an "
                         "earlier export of the same checkpoint) into the metadata")
@@ -62,7 +66,7 @@ def run_export(args):
     from export import export_module
     result = export_module(args.model_dir, args.out, name=args.name, overwrite=args.overwrite,
                            archive=not args.no_archive, checkpoint=args.checkpoint,
-                           scores=args.scores)
+                           scores=args.scores, weights=args.weights)
     print(f"exported {result['path']}")
     if "archive" in result:
         print(f"archive  {result['archive']}  sha256 {result['sha256']}  {result['size']} bytes")
