@@ -106,13 +106,24 @@ def run_trainer(config, model_dir):
                                                dtype=np.uint8)
     dataset = data.Dataset("mnist", "train", images, {})
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    config = config.replace(steps=2, checkpoint_every=1)
+    config = config.replace(steps=2, checkpoint_every=1, keep_checkpoints=5, g_ema_decay=0.5,
+                            g_ema_start=1)
     tf.config.run_functions_eagerly(True)  # 3 steps: cheaper than tracing two Trainers' steps
     first = Trainer(config, model_dir, strategy=strategy, dataset=dataset).run(progress=False)
     again = Trainer(config.replace(steps=3), model_dir, strategy=strategy, dataset=dataset)
     result = again.run(progress=False)
     kind = type(again.discriminator.trainable_variables[0]).__name__
+
+    def weights(step, key):
+        reader = tf.train.load_checkpoint(f"{model_dir}/checkpoints/ckpt-{step}")
+        return {n[len(key):]: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()
+                if n.startswith(key + "/") and "moving_" not in n and "OPTIMIZER_SLOT" not in n}
+
+    e2, g3, e3 = weights(2, "generator_ema"), weights(3, "generator"), weights(3, "generator_ema")
+    ema_error = max(float(np.max(np.abs(e3[k] - (0.5 * e2[k] + 0.5 * g3[k])))) for k in g3)
     return {"trainer_steps": [first["step"], result["step"]], "variable_kind": kind,
+            "ema_keys_match": sorted(g3) == sorted(e3) and len(g3) > 4, "ema_error": ema_error,
+            "ema_kind": type(again.g_ema.trainable_variables[0]).__name__,
             "trainer_finite": all(np.isfinite(v) for k, v in result.items() if k.endswith("loss"))}
 
 

@@ -37,6 +37,9 @@ def test_trainer_runs_checkpoints_and_resumes_under_mirrored_strategy(mirrored):
     assert result["trainer_steps"] == [2, 3]
     assert result["variable_kind"] == "MirroredVariable"
     assert result["trainer_finite"]
+    # the generator EMA (decay 0.5 from step 1) is mirrored and follows its formula
+    assert result["ema_kind"] == "MirroredVariable" and result["ema_keys_match"]
+    assert result["ema_error"] < 1e-6
 
 
 def test_two_replicas_give_the_loss_and_update_of_one_device(mirrored):
