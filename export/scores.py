@@ -44,6 +44,16 @@ def check_same_weights(evaluation, metadata):
                                     f"export is step {ours}; evaluate this checkpoint's export first")
             raise BadInputError("the evaluation scored a model trained with another config than "
                                 "this export's; evaluate this checkpoint's export first")
+    # Evaluations from before the generator EMA existed scored raw weights.
+    ours = training.get("generator_weights") or {"kind": "raw"}
+    theirs = scored.get("generator_weights") or {"kind": "raw"}
+    if theirs != ours and not (theirs.get("kind") == ours.get("kind") == "raw"):
+        raise BadInputError(f"the evaluation scored the {_kind(theirs)} weights, but this export "
+                            f"holds the {_kind(ours)} weights; evaluate this export first")
+
+
+def _kind(weights):
+    return "EMA" if weights.get("kind") == "ema" else "raw"
 
 
 def scores_from_evaluation(evaluation, metadata=None):

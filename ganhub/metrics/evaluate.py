@@ -121,6 +121,8 @@ def generator_identity(generator):
         identity["training_steps"] = training["steps"]
     if "config" in training:
         identity["training_config"] = training["config"]
+    if "generator_weights" in training:  # raw G or its EMA: same step and config, other weights
+        identity["generator_weights"] = training["generator_weights"]
     return identity
 
 

@@ -162,3 +162,27 @@ def test_export_records_which_weights_it_wrote(tmp_path):
     raw = export_module(tmp_path / "run", tmp_path / "raw", archive=False, weights="raw")
     assert raw["metadata"]["training"]["generator_weights"]["kind"] == "raw"
     assert "- weights: G as trained" in model_card(raw["metadata"])
+
+
+def test_scores_of_the_raw_weights_are_refused_for_the_ema_export(tmp_path):
+    from types import SimpleNamespace
+
+    from export import export_module
+    from export.scores import scores_from_evaluation
+    from ganhub.errors import BadInputError
+    from ganhub.metrics.evaluate import generator_identity
+    _train(tmp_path / "run")
+    ema_meta = export_module(tmp_path / "run", tmp_path / "ema", archive=False)["metadata"]
+    raw_meta = export_module(tmp_path / "run", tmp_path / "raw", archive=False,
+                             weights="raw")["metadata"]
+
+    def evaluation(meta):
+        scored = SimpleNamespace(name="x", metadata=meta)
+        return {"fid": 3.0, "protocol": {"num_samples": 8, "generator": generator_identity(scored)}}
+
+    assert scores_from_evaluation(evaluation(ema_meta), ema_meta)["fid"]["value"] == 3.0
+    assert scores_from_evaluation(evaluation(raw_meta), raw_meta)["fid"]["value"] == 3.0
+    with pytest.raises(BadInputError, match="scored the raw weights, but this export holds the EMA"):
+        scores_from_evaluation(evaluation(raw_meta), ema_meta)
+    with pytest.raises(BadInputError, match="scored the EMA weights, but this export holds the raw"):
+        scores_from_evaluation(evaluation(ema_meta), raw_meta)
