@@ -1,6 +1,7 @@
 """Module archive (.tar.gz in TF Hub's compressed layout + .sha256), catalog entry, model card."""
 from pathlib import Path
 
+from ganhub.catalog import describe_weights
 from ganhub.hub import archive
 
 
@@ -34,14 +35,6 @@ def catalog_entry(metadata, handle, sha256, size):
     }
 
 
-def _weights(weights):
-    weights = weights or {"kind": "raw"}
-    if weights.get("kind") == "ema":
-        return (f"exponential moving average of G (decay {weights['decay']}, from step "
-                f"{weights['start']}), BN statistics recomputed for it")
-    return "G as trained (no weight averaging)"
-
-
 def model_card(metadata):
     """A short Markdown model card."""
     t = metadata["training"]
@@ -58,7 +51,7 @@ def model_card(metadata):
         f"- training: {t['steps']} D steps, disc_iters {t['disc_iters']}, batch {t['batch_size']}, "
         f"Adam lr {t['learning_rate']} betas ({t['beta1']}, {t['beta2']}), seed {t['seed']}, "
         f"{t['wall_time_seconds']} s, TensorFlow {t['tensorflow_version']}",
-        f"- weights: {_weights(t.get('generator_weights'))}",
+        f"- weights: {describe_weights(t.get('generator_weights') or {'kind': 'raw'})}",
         "",
         "## Scores",
         "",

@@ -46,6 +46,19 @@ def is_url(text):
     return urlparse(str(text)).scheme in ("http", "https")
 
 
+def describe_weights(weights):
+    """One line on which generator weights a module holds (metadata training.generator_weights);
+    None when the metadata does not say (modules exported before ganhub recorded it)."""
+    if not isinstance(weights, dict):
+        return None
+    if weights.get("kind") != "ema":
+        return "G as trained (no weight averaging; BN moving averages from training)"
+    bn = weights.get("bn_statistics") or {}
+    return (f"exponential moving average of G (decay {weights.get('decay')}, from step "
+            f"{weights.get('start')}); BN statistics recomputed for it ({bn.get('batches')} "
+            f"batches of {bn.get('batch_size')})")
+
+
 def validate_entry(entry, where="catalog"):
     name = entry.get("name")
     if not isinstance(name, str) or not name:

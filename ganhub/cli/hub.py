@@ -109,16 +109,6 @@ def _training(training):
                      if k not in ("config", "generator_weights") and not isinstance(v, dict))
 
 
-def _weights(weights):
-    if not isinstance(weights, dict):
-        return None
-    if weights.get("kind") != "ema":
-        return "raw (G as trained, BN moving averages from training)"
-    bn = weights.get("bn_statistics") or {}
-    return (f"EMA of G, decay {weights.get('decay')} from step {weights.get('start')}; BN "
-            f"statistics recomputed ({bn.get('batches')} batches of {bn.get('batch_size')})")
-
-
 def cmd_info(args):
     from ganhub import catalog
     entry = catalog.get_entry(args.name)
@@ -138,7 +128,7 @@ def cmd_info(args):
         ("architecture", entry.get("architecture")), ("loss", entry.get("loss")),
         ("normalization", entry.get("normalization")), ("penalty", _penalty(entry)),
         ("training", _training(entry.get("training"))),
-        ("weights", _weights((entry.get("training") or {}).get("generator_weights"))),
+        ("weights", catalog.describe_weights((entry.get("training") or {}).get("generator_weights"))),
     ]
     integrity = entry.get("integrity")
     if integrity == "pinned":

@@ -158,7 +158,8 @@ def test_export_records_which_weights_it_wrote(tmp_path):
     assert weights["kind"] == "ema" and weights["decay"] == 0.75 and weights["start"] == 2
     assert meta["training"]["config"]["g_ema_decay"] == 0.75
     from export.package import model_card
-    assert "- weights: exponential moving average of G (decay 0.75, from step 2)" in model_card(meta)
+    assert ("- weights: exponential moving average of G (decay 0.75, from step 2); BN statistics "
+            "recomputed for it (200 batches of 4)") in model_card(meta)
     raw = export_module(tmp_path / "run", tmp_path / "raw", archive=False, weights="raw")
     assert raw["metadata"]["training"]["generator_weights"]["kind"] == "raw"
     assert "- weights: G as trained" in model_card(raw["metadata"])
