@@ -89,6 +89,12 @@ def test_embedded_default_model_ships_scores_measured_on_its_own_weights(capsys)
     out = capsys.readouterr().out
     fid = f"{meta['scores']['fid']['value']:.6g}"
     assert re.search(rf"score fid +{re.escape(fid)}  \[10000 generated vs 10000 fashion_mnist_32 test", out)
+    # it ships the generator EMA, and the scores are the EMA's
+    weights = meta["training"]["generator_weights"]
+    assert weights["kind"] == "ema" and weights["start"] < meta["training"]["steps"]
+    assert all(s["protocol"]["generator"]["generator_weights"] == weights
+               for s in meta["scores"].values())
+    assert re.search(r"\nweights +exponential moving average of G \(decay 0\.999, from step", out)
 
 
 def test_cli_sample_writes_a_grid_png(exported, tmp_path):
