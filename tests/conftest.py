@@ -45,6 +45,16 @@ TINY_CONFIG = dict(width=0.0625, batch_size=8, steps=3, checkpoint_every=2, z_di
 
 
 @pytest.fixture
+def eager_functions():
+    """Run tf.functions eagerly: tracing a training step costs ~10 s per Trainer on 2 shared cores,
+    a few eager steps cost less. Runs compared with each other must all use it."""
+    import tensorflow as tf
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)
+
+
+@pytest.fixture
 def tiny_config():
     """Config overrides for a seconds-long SNDCGAN run (width 1/16, batch 8, 3 steps, z_dim 16)."""
     return dict(TINY_CONFIG)

@@ -11,11 +11,7 @@ from training.loop import Trainer
 IMAGES = np.random.default_rng(1).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
 
 
-@pytest.fixture(autouse=True)
-def eager_steps():
-    tf.config.run_functions_eagerly(True)
-    yield
-    tf.config.run_functions_eagerly(False)
+pytestmark = pytest.mark.usefixtures("eager_functions")
 
 
 def _dataset():

@@ -12,13 +12,7 @@ from training.loop import Trainer, TrainingDivergedError, TrainingInterrupted
 IMAGES = np.random.default_rng(0).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
 
 
-@pytest.fixture(autouse=True)
-def eager_steps():
-    """Tracing a GP step costs ~10 s per Trainer on 2 shared cores; a few eager steps cost less.
-    Both runs of each comparison execute the same way."""
-    tf.config.run_functions_eagerly(True)
-    yield
-    tf.config.run_functions_eagerly(False)
+pytestmark = pytest.mark.usefixtures("eager_functions")
 
 
 def _dataset():

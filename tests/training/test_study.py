@@ -5,7 +5,6 @@ from math import comb
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from training import Config
 from training.study import analysis, runner, search, space
@@ -67,14 +66,8 @@ def test_figures_are_written(tmp_path):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
 
 
-@pytest.fixture
-def eager():
-    tf.config.run_functions_eagerly(True)
-    yield
-    tf.config.run_functions_eagerly(False)
-
-
-def test_run_trial_scores_every_checkpoint_keeps_the_min_and_resumes(tmp_path, fake_fashion_dir, eager):
+def test_run_trial_scores_every_checkpoint_keeps_the_min_and_resumes(tmp_path, fake_fashion_dir,
+                                                                     eager_functions):
     config = Config(data_dir=str(fake_fashion_dir), width=0.0625, batch_size=8, z_dim=8, steps=2,
                     checkpoint_every=1, keep_checkpoints=5)
     trial = runner.Trial("t0", config, tmp_path / "t0", {"learning_rate": 2e-4})
