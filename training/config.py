@@ -166,11 +166,12 @@ def _coerce(field, value):
     return value
 
 
-# Keys that may change when a run is resumed: a longer run, other checkpoint cadence, XLA on/off,
-# and the generator EMA (it only reads G; training.loop refuses to start it at a past step).
-RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_checkpoints", "jit_compile", "data_dir",
-                     "g_ema_decay", "g_ema_start")
-
-# Keys that must not change once the EMA has started (the average would no longer be the one a
-# run with the final config from step 0 would give).
+# The generator EMA's keys. They may change when resuming (the EMA only reads G), but not once
+# the EMA has started: the average would no longer be the one a run with the final config from
+# step 0 would give (training.loop checks that, and refuses to start it at a past step).
 EMA_KEYS = ("g_ema_decay", "g_ema_start")
+
+# Keys that may change when a run is resumed: a longer run, other checkpoint cadence, XLA on/off,
+# and the generator EMA.
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_checkpoints", "jit_compile",
+                     "data_dir") + EMA_KEYS

@@ -328,14 +328,19 @@ def load_generator(model_dir, checkpoint=None, weights="auto"):
         raise ConfigError(f"{model_dir} has no checkpoint yet; train it first")
     # Read the step first: whether the EMA has started depends on it.
     tf.train.Checkpoint(step=step).restore(path).expect_partial()
-    ema_ready = (config.g_ema_decay > 0 and _has_ema(path)
-                 and int(step.numpy()) >= config.g_ema_start)
-    if weights == "ema" and not ema_ready:
-        why = ("its config has g_ema_decay=0" if config.g_ema_decay == 0 else
-               f"the EMA starts at step {config.g_ema_start} and the checkpoint is at step "
-               f"{int(step.numpy())}" if _has_ema(path) else "the checkpoint has no generator EMA")
-        raise ConfigError(f"{model_dir} has no generator EMA to load: {why}; use weights='raw'")
-    use_ema = weights == "ema" or (weights == "auto" and ema_ready)
+    if config.g_ema_decay == 0:
+        why_no_ema = "its config has g_ema_decay=0"
+    elif not _has_ema(path):
+        why_no_ema = "the checkpoint has no generator EMA"
+    elif int(step.numpy()) < config.g_ema_start:
+        why_no_ema = (f"the EMA starts at step {config.g_ema_start} and the checkpoint is at step "
+                      f"{int(step.numpy())}")
+    else:
+        why_no_ema = None
+    if weights == "ema" and why_no_ema:
+        raise ConfigError(f"{model_dir} has no generator EMA to load: {why_no_ema}; "
+                          f"use weights='raw'")
+    use_ema = weights == "ema" or (weights == "auto" and not why_no_ema)
     tracked = {"generator_ema" if use_ema else "generator": generator}
     ckpt = tf.train.Checkpoint(step=step, wall_time=wall_time, **tracked)
     ckpt.restore(path).expect_partial().assert_existing_objects_matched()
