@@ -11,6 +11,13 @@ REQUIRED = {
 }
 
 
+def lr_schedule(config):
+    """The learning-rate schedule in words (training/optim.py has the formula)."""
+    if getattr(config, "lr_decay", "none") == "none":
+        return "constant"
+    return f"{config.lr_decay} decay from D step {config.lr_decay_start} to {config.steps}"
+
+
 def build(config, state, name, image_shape):
     """Metadata for a generator trained with ``config`` (training.Config) to ``state``
     (training.load_generator's dict: step, wall_time, tensorflow, dataset provenance)."""
@@ -38,6 +45,7 @@ def build(config, state, name, image_shape):
             "generator_steps": -(-state["step"] // config.disc_iters),
             "batch_size": config.batch_size,
             "learning_rate": config.learning_rate,
+            "lr_schedule": lr_schedule(config),
             "beta1": config.beta1,
             "beta2": config.beta2,
             "seed": config.seed,

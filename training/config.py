@@ -10,6 +10,7 @@ CHOICES = {
     "loss": ("ns", "mm", "ls", "wgan", "hinge"),
     "penalty": ("none", "wgan_gp", "dragan", "l2"),
     "d_norm": ("none", "batch_norm", "layer_norm", "spectral_norm", "weight_norm"),
+    "lr_decay": ("none", "linear"),
 }
 
 # D normalizations each architecture accepts. SNDCGAN and DCGAN: what compare_gan asserts (spec
@@ -65,6 +66,10 @@ class Config:
     # weights from step g_ema_start on, exported instead of the raw weights. 0 turns it off.
     g_ema_decay: float = 0.0
     g_ema_start: int = 0
+    # ganhub's addition too (training/optim.py): "linear" decays the learning rate linearly from D
+    # step lr_decay_start to the last step, as SN-GAN did; the study kept it constant ("none").
+    lr_decay: str = "none"
+    lr_decay_start: int = 0
 
     def __post_init__(self):
         self.validate()
@@ -79,12 +84,17 @@ class Config:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{key} must be a positive integer, got {value!r}")
-        for key in ("seed", "g_ema_start"):
+        for key in ("seed", "g_ema_start", "lr_decay_start"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{key} must be an integer, got {value!r}")
         if self.g_ema_start < 0:
             raise ConfigError(f"g_ema_start must be >= 0, got {self.g_ema_start!r}")
+        if self.lr_decay_start < 0:
+            raise ConfigError(f"lr_decay_start must be >= 0, got {self.lr_decay_start!r}")
+        if self.lr_decay != "none" and self.lr_decay_start >= self.steps:
+            raise ConfigError(f"lr_decay_start={self.lr_decay_start} must be below steps="
+                              f"{self.steps} (the decay runs from lr_decay_start to the last step)")
         if not 0.0 <= float(self.g_ema_decay) < 1.0:
             raise ConfigError(f"g_ema_decay must be in [0, 1) (0 turns the generator EMA off), "
                               f"got {self.g_ema_decay!r}")
@@ -171,7 +181,12 @@ def _coerce(field, value):
 # step 0 would give (training.loop checks that, and refuses to start it at a past step).
 EMA_KEYS = ("g_ema_decay", "g_ema_start")
 
+# The learning-rate schedule's keys (with ``steps``, which sets where a linear decay ends). They
+# may change when resuming as long as the steps already run keep their learning rates (checked by
+# training.loop): a decay can be switched on from the resumed step, but not moved once it has begun.
+LR_DECAY_KEYS = ("lr_decay", "lr_decay_start")
+
 # Keys that may change when a run is resumed: a longer run, other checkpoint cadence, XLA on/off,
-# and the generator EMA.
+# the generator EMA and the learning-rate schedule.
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_checkpoints", "jit_compile",
-                     "data_dir") + EMA_KEYS
+                     "data_dir") + EMA_KEYS + LR_DECAY_KEYS

@@ -20,6 +20,7 @@ import tensorflow as tf
 from ganhub.errors import ConfigError, GanhubError
 from training import architectures, data, ema
 from training.config import CONFIG_FILE, EMA_KEYS, RESUMABLE_CHANGES, Config
+from training.optim import lr_scale
 from training.steps import GANSteps
 
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -147,7 +148,7 @@ class Trainer:
             real = self.batches(t_tensor)
         z = self.steps.latents(t_tensor)
         d_loss, penalty = self.steps.d_step(real, z, t_tensor)
-        g_loss = self.steps.g_step(z) if (t - 1) % self.config.disc_iters == 0 else None
+        g_loss = self.steps.g_step(z, t_tensor) if (t - 1) % self.config.disc_iters == 0 else None
         if self.g_ema is not None and t >= self.config.g_ema_start:
             (self._ema_copy if t == self.config.g_ema_start else self._ema_update)()
         self.step.assign(t)
@@ -165,11 +166,30 @@ class Trainer:
             tf.train.Checkpoint(**tracked).restore(latest).expect_partial() \
                 .assert_existing_objects_matched()
         step = int(self.step.numpy())
+        self._check_lr_resume(step)
         if self.g_ema is not None:
             self._check_ema_resume(step, has_ema)
             if not has_ema and step == self.config.g_ema_start:
                 self._ema_copy()
         return step
+
+    def _check_lr_resume(self, step):
+        """The steps already run must keep the learning rates they were trained with."""
+        saved, new = self.saved_config, self.config
+        if saved is None or step == 0:
+            return
+        done = np.arange(1, step + 1)
+        before = lr_scale(done, saved.lr_decay, saved.lr_decay_start, saved.steps).numpy()
+        after = lr_scale(done, new.lr_decay, new.lr_decay_start, new.steps).numpy()
+        if not np.array_equal(before, after):
+            first = int(done[np.argmax(before != after)])
+            raise ConfigError(
+                f"{self.model_dir} is at step {step} and the new schedule (lr_decay={new.lr_decay!r}, "
+                f"lr_decay_start={new.lr_decay_start}, steps={new.steps}) would change the learning "
+                f"rate of steps it has already run (from step {first}: it had lr_decay="
+                f"{saved.lr_decay!r}, lr_decay_start={saved.lr_decay_start}, steps={saved.steps}); "
+                f"start a decay at lr_decay_start >= {step}, keep the saved schedule, or train into "
+                f"a new --model-dir")
 
     def _check_ema_resume(self, step, has_ema):
         start = self.config.g_ema_start
@@ -203,9 +223,9 @@ class Trainer:
 
     def run(self, progress=True, summary_every=100):
         self.model_dir.mkdir(parents=True, exist_ok=True)
+        start = self.restore()  # checks the resume first: a refused config must not be saved
         if self.is_chief:
             self.config.save(self.model_dir / CONFIG_FILE)
-        start = self.restore()
         if tf.train.latest_checkpoint(self.checkpoint_dir) is None:
             self.save()  # step 0, as compare_gan
         steps = self.config.steps

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from ganhub.errors import ConfigError
 from training import losses, penalties
-from training.optim import Adam
+from training.optim import Adam, lr_scale
 
 # Offsets that separate the stateless RNG streams of one step (do not change: resumed runs rely
 # on them).
@@ -39,11 +39,11 @@ class GANSteps:
         jit = bool(config.jit_compile)
         if self.replicas == 1:
             self._d_update = tf.function(self._d_step, jit_compile=jit)
-            self.g_step = tf.function(self._g_step, jit_compile=jit)
+            self._g_update = tf.function(self._g_step, jit_compile=jit)
             self._d_replica, self._g_replica = self.d_replica, self.g_replica
         else:  # XLA compiles each replica's computation; the all-reduce and update stay outside
             self._d_update = tf.function(self._d_step)
-            self.g_step = tf.function(self._g_step)
+            self._g_update = tf.function(self._g_step)
             self._d_replica = tf.function(self.d_replica, jit_compile=jit) if jit else self.d_replica
             self._g_replica = tf.function(self.g_replica, jit_compile=jit) if jit else self.g_replica
         # Random numbers are drawn outside the (possibly XLA-compiled) step: XLA implements the
@@ -98,18 +98,32 @@ class GANSteps:
         return ([g * share for g in grads], *(v * share for v in values))
 
     # --- global steps --------------------------------------------------------------------------
+    def lr_scale(self, step):
+        """The learning-rate factor of D step ``step`` (and of the G step after it), float32."""
+        c = self.config
+        return tf.cast(lr_scale(step, c.lr_decay, c.lr_decay_start, c.steps), tf.float32)
+
     def d_step(self, real, z, step):
         """D step ``step`` on the global batch; returns (d_loss, penalty)."""
-        return self._d_update(real, z, self.penalty_noise(tf.shape(real), step))
+        return self._d_update(real, z, self.penalty_noise(tf.shape(real), step),
+                              self.lr_scale(step))
 
-    def _d_step(self, real, z, noise):
+    def g_step(self, z, step=None):
+        """The G step after D step ``step`` (needed only when the learning rate decays)."""
+        if step is None:
+            if self.config.lr_decay != "none":
+                raise ValueError("g_step needs the step when the learning rate decays")
+            step = 1
+        return self._g_update(z, self.lr_scale(step))
+
+    def _d_step(self, real, z, noise, scale):
         grads, d_loss, penalty = self._run(self._d_replica, real, z, noise)
-        self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
+        self.d_optimizer.apply(grads, self.discriminator.trainable_variables, scale)
         return d_loss, penalty
 
-    def _g_step(self, z):
+    def _g_step(self, z, scale):
         grads, g_loss = self._run(self._g_replica, z)
-        self.g_optimizer.apply(grads, self.generator.trainable_variables)
+        self.g_optimizer.apply(grads, self.generator.trainable_variables, scale)
         return g_loss
 
     def _run(self, fn, *global_args):

@@ -28,6 +28,7 @@ def test_savedmodel_layout_and_metadata(exported, trained_dir):
     assert training["steps"] == 3 and training["batch_size"] == 8 and training["disc_iters"] == 1
     assert training["tensorflow_version"] == tf.__version__
     assert training["config"]["width"] == 0.0625
+    assert training["lr_schedule"] == "constant"
     assert meta["scores"] == {}
     assert "script" not in training
 
