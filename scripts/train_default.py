@@ -6,8 +6,9 @@
 Config: scripts/default_model.json (SNDCGAN, spectral norm, non-saturating loss, Adam 2e-4 /
 0.5 / 0.999, the study's SNDCGAN CIFAR-10 line 7, at width 1/4 so it trains on a 2-core CPU), plus
 ganhub's generator EMA (g_ema_decay 0.999 from step g_ema_start; training/ema.py), which the export
-ships instead of the raw G. The run reached g_ema_start without it, so an uninterrupted rerun gives
-the same weights.
+ships instead of the raw G, and a linear learning-rate decay from lr_decay_start to the last step
+(training/optim.py). The run reached g_ema_start and lr_decay_start without them, so an
+uninterrupted rerun gives the same weights.
 Data: Fashion-MNIST train split from the Debian package dataset-fashion-mnist
 (`apt-get install dataset-fashion-mnist`), zero-padded to 32x32. Rerunning resumes from the last
 checkpoint; --steps extends the run (a longer run can span several sessions).
