@@ -13,7 +13,7 @@ REQUIRED = {
 
 def lr_schedule(config):
     """The learning-rate schedule in words (training/optim.py has the formula)."""
-    if getattr(config, "lr_decay", "none") == "none":
+    if config.lr_decay == "none":
         return "constant"
     return f"{config.lr_decay} decay from D step {config.lr_decay_start} to {config.steps}"
 

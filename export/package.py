@@ -49,7 +49,8 @@ def model_card(metadata):
         f"- z: {metadata['z_dim']}-d, {metadata['z_distribution']}",
         f"- images: {metadata['image_shape']} float32 in [0, 1]",
         f"- training: {t['steps']} D steps, disc_iters {t['disc_iters']}, batch {t['batch_size']}, "
-        f"Adam lr {t['learning_rate']} ({t.get('lr_schedule', 'constant')}) betas ({t['beta1']}, {t['beta2']}), seed {t['seed']}, "
+        f"Adam lr {t['learning_rate']} ({t.get('lr_schedule', 'constant')}) betas "
+        f"({t['beta1']}, {t['beta2']}), seed {t['seed']}, "
         f"{t['wall_time_seconds']} s, TensorFlow {t['tensorflow_version']}",
         f"- weights: {describe_weights(t.get('generator_weights') or {'kind': 'raw'})}",
         "",

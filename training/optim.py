@@ -10,7 +10,9 @@ The G step that follows D step t uses the same factor.
 """
 import tensorflow as tf
 
-LR_DECAYS = ("none", "linear")
+from training.config import CHOICES
+
+LR_DECAYS = CHOICES["lr_decay"]
 
 
 def lr_scale(step, lr_decay, lr_decay_start, steps):
