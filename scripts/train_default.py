@@ -1,7 +1,7 @@
 """Train the embedded default model and export it into ganhub/models/default.
 
-    python scripts/train_default.py [--model-dir runs/default] [--steps N] [--no-export]
-                                    [--scores EVAL.json]
+    python scripts/train_default.py [--config scripts/default_model.json] [--model-dir runs/default]
+                                    [--steps N] [--no-export] [--scores EVAL.json]
 
 Config: scripts/default_model.json (SNDCGAN, spectral norm, non-saturating loss, Adam 2e-4 /
 0.5 / 0.999, the study's SNDCGAN CIFAR-10 line 7, at width 1/4 so it trains on a 2-core CPU), plus
@@ -12,6 +12,13 @@ uninterrupted rerun gives the same weights.
 Data: Fashion-MNIST train split from the Debian package dataset-fashion-mnist
 (`apt-get install dataset-fashion-mnist`), zero-padded to 32x32. Rerunning resumes from the last
 checkpoint; --steps extends the run (a longer run can span several sessions).
+
+A candidate to replace the shipped model trains from its own config into its own dir, and is
+exported elsewhere to be scored before it is shipped:
+
+    python scripts/train_default.py --config scripts/default_model_w05.json --model-dir runs/w05 \
+        --no-export
+    ganhub export runs/w05 /tmp/w05 --no-archive   # any time, also while it trains
 
 Scores (issue #4's protocol: 10k generated vs the 10k Fashion-MNIST test images padded to 32x32,
 offline FID Inception, legacy resize):
@@ -33,12 +40,15 @@ from training import Config, train  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="scripts/default_model.json",
+                        help="training config, relative to the repository root (default: the "
+                        "shipped model's)")
     parser.add_argument("--model-dir", default=str(ROOT / "runs" / "default"))
     parser.add_argument("--steps", type=int, default=None, help="train to this many D steps")
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--scores", help="`ganhub evaluate --json` output of this checkpoint's export")
     args = parser.parse_args(argv)
-    config = Config.load(ROOT / "scripts" / "default_model.json")
+    config = Config.load(ROOT / args.config)
     if args.steps:
         config = config.replace(steps=args.steps)
     try:
@@ -49,8 +59,8 @@ def main(argv=None):
     if not args.no_export:
         from export import export_module
         export_module(args.model_dir, settings.DEFAULT_MODEL_DIR, name="default", overwrite=True,
-                      archive=False, script="python scripts/train_default.py "
-                      "(config scripts/default_model.json)", scores=args.scores)
+                      archive=False, scores=args.scores,
+                      script=f"python scripts/train_default.py (config {args.config})")
         print(f"exported to {settings.DEFAULT_MODEL_DIR}")
 
 
