@@ -3,12 +3,18 @@ from pathlib import Path
 
 from export.metadata import validate
 
+# Files an archived export writes next to OUT.
+SIBLING_SUFFIXES = (".tar.gz", ".tar.gz.sha256", ".md")
+
 
 def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, checkpoint=None,
                   script=None, scores=None, weights="auto"):
     """Export the latest (or given) checkpoint of ``model_dir`` to the SavedModel ``out_dir``.
 
-    With ``archive``, also writes ``out_dir``.tar.gz, its .sha256 and a model card ``out_dir``.md.
+    With ``archive``, also writes ``out_dir``.tar.gz, its .sha256 and a model card ``out_dir``.md
+    (each via a temp file and a rename). With ``overwrite`` and no ``archive``, any existing
+    ``out_dir``.tar.gz, .tar.gz.sha256 and .md are deleted once the new module is in place: they
+    belong to the replaced export and would describe other weights.
     ``script`` (the command that trained the model, for anyone to rerun) goes into the metadata.
     ``scores``: an evaluation of these same weights (dict or `ganhub evaluate --json` file), written
     into the metadata's ``scores`` (see export.scores).
@@ -18,6 +24,7 @@ def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, 
     from export import metadata as meta_lib
     from export.package import model_card, package
     from export.savedmodel import write_savedmodel
+    from ganhub.hub.archive import write_text_atomic
     from training import load_generator
 
     out_dir = Path(out_dir)
@@ -34,8 +41,11 @@ def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, 
     result = {"path": out_dir, "metadata": metadata}
     if archive:
         archive_path, sha256, size = package(out_dir)
-        out_dir.with_name(out_dir.name + ".md").write_text(model_card(metadata))
+        write_text_atomic(out_dir.with_name(out_dir.name + ".md"), model_card(metadata))
         result.update(archive=archive_path, sha256=sha256, size=size)
+    elif overwrite:
+        for suffix in SIBLING_SUFFIXES:
+            out_dir.with_name(out_dir.name + suffix).unlink(missing_ok=True)
     return result
 
 

@@ -37,13 +37,19 @@ def _serving_root(generator, z_dim, metadata_file):
 
 
 def write_savedmodel(generator, metadata, out_dir, overwrite=False):
-    """Write the SavedModel to ``out_dir`` atomically: built in a sibling temp dir, then renamed."""
+    """Write the SavedModel to ``out_dir`` atomically: built in a sibling temp dir, then renamed.
+
+    With ``overwrite``, the previous ``out_dir`` is moved aside first and deleted only once the new
+    one is in place; on any error or interrupt in between it is moved back.
+    """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise GanhubError(f"{out_dir} already exists; pass --overwrite (overwrite=True) to replace it")
     parent = out_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    old = staging / "old"
+    keep_staging = False
     try:
         meta_dir = staging / "meta"
         meta_dir.mkdir()
@@ -52,10 +58,21 @@ def write_savedmodel(generator, metadata, out_dir, overwrite=False):
         root, serve = _serving_root(generator, metadata["z_dim"], meta_file)
         module_dir = staging / "module"
         tf.saved_model.save(root, str(module_dir), signatures={settings.SIGNATURE_KEY: serve})
-        if out_dir.exists():
-            old = staging / "old"
-            os.replace(out_dir, old)
-        os.replace(module_dir, out_dir)
+        try:
+            if out_dir.exists():
+                os.replace(out_dir, old)
+            os.replace(module_dir, out_dir)
+        except BaseException:
+            # Checked on disk, not with a flag: an interrupt may land just after the first rename.
+            if old.exists() and not os.path.lexists(out_dir):
+                try:
+                    os.replace(old, out_dir)
+                except OSError as exc:
+                    keep_staging = True
+                    raise GanhubError(f"could not replace {out_dir} ({exc}); the previous export "
+                                      f"is kept at {old}") from exc
+            raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not keep_staging:
+            shutil.rmtree(staging, ignore_errors=True)
     return out_dir

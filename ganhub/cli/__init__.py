@@ -2,7 +2,8 @@
 
 Each area registers its sub-commands from its own module (``register(subparsers)``), and every
 command function receives the parsed ``args`` and returns an exit code. Modules here must not import
-TensorFlow at import time: ``ganhub list`` and ``ganhub cache`` answer without it.
+TensorFlow at import time: ``ganhub list``, ``ganhub cache`` and ``ganhub serve --no-samples``
+answer without it.
 """
 import argparse
 import importlib
@@ -14,6 +15,14 @@ from ganhub.errors import GanhubError
 _COMMAND_MODULES = ("hub", "sample", "evaluate", "train")
 # Commands that answer without TensorFlow.
 _NO_TENSORFLOW = {"list", "info", "cache", "download"}
+
+
+def _needs_tensorflow(args):
+    """Import TensorFlow up front (quietly) for every command but those above and `serve
+    --no-samples`: serving archives needs no TensorFlow, only rendering sample grids does."""
+    if args.command in _NO_TENSORFLOW:
+        return False
+    return not (args.command == "serve" and args.no_samples)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,7 +82,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
-        if args.command not in _NO_TENSORFLOW:
+        if _needs_tensorflow(args):
             _import_tensorflow_quietly()
         return int(args.func(args) or 0)
     except GanhubError as exc:

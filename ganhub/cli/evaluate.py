@@ -3,6 +3,7 @@ import json
 import sys
 
 from ganhub import settings
+from ganhub.cli.sample import add_load_options, positive_int, seed_int
 
 
 def register(subparsers):
@@ -11,10 +12,14 @@ def register(subparsers):
     p.add_argument("handle", help="catalog name, module path or URL")
     p.add_argument("--reference", "-r",
                    help="reference .npz from `ganhub stats`, or a data name such as fashion_mnist-test")
-    p.add_argument("-n", "--num-samples", type=int, default=settings.EVAL_NUM_SAMPLES,
+    p.add_argument("-n", "--num-samples", type=positive_int, default=settings.EVAL_NUM_SAMPLES,
                    help=f"generated images (default {settings.EVAL_NUM_SAMPLES}, the study's N)")
-    p.add_argument("--metrics", default="fid", help="comma-separated: fid,kid,is,ms_ssim (default fid)")
-    p.add_argument("--seed", type=int, default=settings.EVAL_SEED, help="latent seed")
+    p.add_argument("--metrics", default="fid",
+                   help="comma-separated: fid,kid,is,ms_ssim (default fid; is needs "
+                        "--extractor tfgan_inception)")
+    p.add_argument("--seed", type=seed_int, default=settings.EVAL_SEED,
+                   help=f"latent seed (default {settings.EVAL_SEED})")
+    add_load_options(p)
     _add_protocol_args(p)
     p.add_argument("--json", action="store_true", help="print the result and protocol as JSON")
     p.set_defaults(func=cmd_evaluate)
@@ -23,9 +28,11 @@ def register(subparsers):
     p.add_argument("data", nargs="?",
                    help="data set name (fashion_mnist), image folder, or .npz of images")
     p.add_argument("--split", default="test", help="data set split (default test, as the study)")
-    p.add_argument("-n", "--num-samples", type=int, default=settings.EVAL_NUM_SAMPLES,
-                   help="first N images in data set order")
-    p.add_argument("-o", "--output", help="write the reference here (default: the ganhub cache)")
+    p.add_argument("-n", "--num-samples", type=positive_int, default=settings.EVAL_NUM_SAMPLES,
+                   help=f"first N images in data set order (default {settings.EVAL_NUM_SAMPLES})")
+    p.add_argument("-o", "--output",
+                   help="write the reference here, .npz appended if missing (default: the ganhub "
+                        "cache, where `--reference DATA-SPLIT` finds it)")
     _add_protocol_args(p)
     p.add_argument("--download-weights", action="store_true",
                    help="only fetch and convert the offline Inception weights, then exit")
@@ -38,8 +45,8 @@ def _add_protocol_args(p):
                    help="fid_inception_offline (default), tfgan_inception, or a SavedModel path/URL")
     p.add_argument("--resize", default=settings.DEFAULT_RESIZE, choices=("legacy", "clean"),
                    help="legacy = the study's TF1 bilinear; clean = antialiased bicubic")
-    p.add_argument("--batch-size", type=int, default=settings.EXTRACTOR_BATCH_SIZE,
-                   help="images per extractor call")
+    p.add_argument("--batch-size", type=positive_int, default=settings.EXTRACTOR_BATCH_SIZE,
+                   help=f"images per extractor call (default {settings.EXTRACTOR_BATCH_SIZE})")
 
 
 # Score names used by catalogs and module metadata → the metric names of `--metrics`.
@@ -79,7 +86,7 @@ def cmd_evaluate(args):
 
     from ganhub import load
 
-    generator = load(args.handle)
+    generator = load(args.handle, offline=args.offline, trust=args.trust)
     metadata = getattr(generator, "metadata", {}) or {}
     metrics = [m for m in args.metrics.split(",") if m.strip()]
     result = evaluate(generator, reference=args.reference, metrics=metrics,
@@ -129,6 +136,9 @@ def cmd_stats(args):
     if not args.data:
         print("ganhub stats: error: give DATA (or --download-weights)", file=sys.stderr)
         return 2
+    if args.output:
+        from ganhub.metrics.stats import check_writable
+        check_writable(args.output if args.output.endswith(".npz") else args.output + ".npz")
     extractor = load_extractor(args.extractor)
     reference = reference_from_data(args.data, args.split, args.num_samples, extractor, args.resize,
                                     cache=args.output is None)

@@ -1,4 +1,6 @@
-"""`ganhub list | info | download | cache | serve`. No TensorFlow import for list, info and cache."""
+"""`ganhub list | info | download | cache | serve`. No TensorFlow import for list, info, cache and
+serve --no-samples."""
+import argparse
 import json
 import sys
 
@@ -13,7 +15,7 @@ def register(subparsers):
     p.set_defaults(func=cmd_list)
 
     p = subparsers.add_parser("info", help="show one model's catalog entry")
-    p.add_argument("name")
+    p.add_argument("name", metavar="NAME", help="catalog name (see `ganhub list`)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
@@ -36,12 +38,24 @@ def register(subparsers):
     c.set_defaults(func=cmd_cache_prune)
 
     p = subparsers.add_parser("serve", help="serve a directory of exported modules as a hub")
-    p.add_argument("directory")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("directory", metavar="DIR",
+                   help="directory of <name>.tar.gz archives and SavedModel directories to serve")
+    p.add_argument("--port", type=_port, default=8000,
+                   help="TCP port to listen on, 0..65535 (default 8000; 0 picks a free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--no-samples", action="store_true",
                    help="do not render sample grids (avoids loading TensorFlow)")
     p.set_defaults(func=cmd_serve)
+
+
+def _port(text):
+    try:
+        port = int(text)
+    except ValueError:
+        port = None
+    if port is None or not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port number (0..65535)")
+    return port
 
 
 def _penalty(entry):
@@ -213,8 +227,15 @@ def _shas_for(name):
 
 def cmd_cache_verify(args):
     from ganhub.hub import cache
+    missing = 0
     if args.names:
-        shas = [sha for name in args.names for sha in _shas_for(name)]
+        shas = []
+        for name in args.names:
+            found = _shas_for(name)
+            if not found:
+                print(f"{name}: not in the cache", file=sys.stderr)
+                missing += 1
+            shas += found
     else:
         shas = [e["sha256"] for e in cache.entries()]
     bad = 0
@@ -228,7 +249,7 @@ def cmd_cache_verify(args):
             print(f"ok      {sha}")
     print(f"{len(shas)} checked, {bad} corrupt" +
           ("; remove them with `ganhub cache rm SHA` and load again to re-download" if bad else ""))
-    return 1 if bad else 0
+    return 1 if bad or missing else 0
 
 
 def cmd_cache_rm(args):

@@ -32,7 +32,9 @@ def register(sub):
     p.add_argument("out", help="SavedModel directory to create")
     p.add_argument("--name", help="module name in the metadata (default: OUT's folder name)")
     p.add_argument("--checkpoint", help="a specific checkpoint prefix (default: the latest)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT if it exists (with --no-archive, also delete the replaced "
+                        "export's OUT.tar.gz, .sha256 and .md)")
     p.add_argument("--no-archive", action="store_true", help="skip the .tar.gz and model card")
     p.add_argument("--weights", choices=("auto", "ema", "raw"), default="auto",
                    help="which generator weights: the generator EMA (config g_ema_decay > 0; with "

@@ -102,13 +102,31 @@ def pack(saved_model_dir, archive_path):
         raise InvalidModuleError(f"{saved_model_dir} is not a SavedModel directory (no saved_model.pb)")
     archive_path = Path(archive_path)
     tmp = archive_path.with_name(f".{archive_path.name}.{os.getpid()}.tmp")
-    with tarfile.open(tmp, mode="w:gz", compresslevel=6) as tar:
-        for path in sorted(saved_model_dir.rglob("*")):
-            tar.add(path, arcname=path.relative_to(saved_model_dir).as_posix(), recursive=False)
-    digest = sha256_file(tmp)
-    os.replace(tmp, archive_path)
-    Path(f"{archive_path}.sha256").write_text(f"{digest}  {archive_path.name}\n", encoding="utf-8")
+    try:
+        with tarfile.open(tmp, mode="w:gz", compresslevel=6) as tar:
+            for path in sorted(saved_model_dir.rglob("*")):
+                tar.add(path, arcname=path.relative_to(saved_model_dir).as_posix(), recursive=False)
+        digest = sha256_file(tmp)
+        os.replace(tmp, archive_path)
+    except BaseException:  # an error or Ctrl-C: leave no half-written temp file behind
+        tmp.unlink(missing_ok=True)
+        raise
+    write_text_atomic(f"{archive_path}.sha256", f"{digest}  {archive_path.name}\n")
     return digest
+
+
+def write_text_atomic(path, text, encoding="utf-8"):
+    """Write ``path`` through a temp file in the same directory and ``os.replace``: readers see
+    the old file or the new one, never a truncated one; nothing is left behind on failure."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding=encoding)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def sha256_hasher(path, chunk=1 << 20):

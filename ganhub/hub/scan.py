@@ -82,4 +82,4 @@ def untrusted_message(directory, found):
     op, where = found[0]
     return (f"refusing to load {directory}: its graph contains the op {op} ({where}), which can "
             f"touch the file system or run host code (all such ops: {', '.join(ops)}); "
-            f"pass trust=True if you trust where this module came from")
+            f"pass trust=True (CLI: --trust) if you trust where this module came from")

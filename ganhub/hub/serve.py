@@ -14,6 +14,7 @@ import html
 import http.server
 import io
 import json
+import socket
 import socketserver
 import sys
 import tarfile
@@ -23,7 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ganhub import catalog, settings
-from ganhub.errors import InvalidModuleError
+from ganhub.errors import GanhubError, InvalidModuleError
 from ganhub.hub import archive
 
 SAMPLE_COUNT = 16
@@ -314,6 +315,10 @@ def _make_handler(hub):
     return Handler
 
 
+class ServeError(GanhubError, OSError):
+    """The server cannot listen on the given address (port taken, invalid, or not permitted)."""
+
+
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -323,13 +328,31 @@ class Hub:
     """The served directory: models, a work directory, and the HTTP server."""
 
     def __init__(self, directory, *, host="127.0.0.1", port=8000, samples=True, verbose=False):
-        self._tmp = tempfile.TemporaryDirectory(prefix="ganhub-serve-")
-        self.workdir = Path(self._tmp.name)
-        self.title = Path(directory).resolve().name
-        self.models = collect(directory, self.workdir)
+        self.models = {}
         self.render_samples = samples
         self.verbose = verbose
-        self.server = _ThreadingServer((host, port), _make_handler(self))
+        self.server = _ThreadingServer((host, port), _make_handler(self), bind_and_activate=False)
+        self._tmp = None
+        try:
+            # Bind first, so that a taken port fails before every module is hashed and packed;
+            # listen last, so that clients are refused (not kept waiting) until the models are ready.
+            try:
+                self.server.server_bind()
+            except (OSError, OverflowError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                option = "--host" if isinstance(exc, socket.gaierror) else "--port"
+                raise ServeError(f"cannot listen on {host}:{port} ({reason}); "
+                                 f"choose another {option}") from exc
+            self._tmp = tempfile.TemporaryDirectory(prefix="ganhub-serve-")
+            self.workdir = Path(self._tmp.name)
+            self.title = Path(directory).resolve().name
+            self.models = collect(directory, self.workdir)
+            self.server.server_activate()
+        except BaseException:
+            self.server.server_close()
+            if self._tmp is not None:
+                self._tmp.cleanup()
+            raise
 
     @property
     def url(self):

@@ -7,6 +7,8 @@ need the training/ data loaders; pass an .npz or folder of their images meanwhil
 """
 import gzip
 import hashlib
+import numbers
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -45,22 +47,50 @@ def read_idx_images(path):
     return np.frombuffer(data[16:], dtype=np.uint8).reshape(int(n), int(h), int(w), 1)
 
 
-def load_images(source, split="test", num_samples=None):
-    """First num_samples images (dataset order, as the study) → (uint8 NHWC, description dict)."""
-    path = Path(str(source)).expanduser()
-    if path.is_file() and path.suffix == ".npz":
+def _npz_images(path, num_samples):
+    try:
         with np.load(path, allow_pickle=False) as data:
             key = "images" if "images" in data.files else (data.files[0] if len(data.files) == 1 else None)
             if key is None:
                 raise DataSourceError(f"{path} holds {data.files}; store the images under the key 'images'")
-            images = _as_nhwc_uint8(data[key][:num_samples], path)
+            return _as_nhwc_uint8(data[key][:num_samples], path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, GanhubError):
+            raise
+        raise DataSourceError(f"{path} is not a readable .npz of images ({exc})") from None
+
+
+def _stack_images(files, folder):
+    from PIL import Image
+    arrays = []
+    for p in files:
+        try:
+            with Image.open(p) as image:
+                arrays.append(np.asarray(image))
+        except OSError as exc:  # PIL's UnidentifiedImageError is an OSError
+            raise DataSourceError(f"cannot read image {p}: {exc}") from None
+    shapes = sorted({a.shape for a in arrays})
+    if len(shapes) > 1:
+        raise DataSourceError(f"the images in {folder} differ in size or channels ({shapes[0]} vs "
+                              f"{shapes[-1]}); resize them to one size first")
+    return np.stack(arrays)
+
+
+def load_images(source, split="test", num_samples=None):
+    """First num_samples images (dataset order, as the study) → (uint8 NHWC, description dict)."""
+    if num_samples is not None and (isinstance(num_samples, bool)
+                                    or not isinstance(num_samples, numbers.Integral)
+                                    or num_samples <= 0):
+        raise DataSourceError(f"num_samples must be a positive integer, got {num_samples!r}")
+    path = Path(str(source)).expanduser()
+    if path.suffix == ".npz" and path.is_file():
+        images = _npz_images(path, num_samples)
         described = {"dataset": path.name, "split": None, "source_sha256": sha256_file(path)}
     elif path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:num_samples]
         if not files:
             raise DataSourceError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        from PIL import Image
-        images = _as_nhwc_uint8(np.stack([np.asarray(Image.open(p)) for p in files]), path)
+        images = _as_nhwc_uint8(_stack_images(files, path), path)
         digest = hashlib.sha256()
         for p in files:
             digest.update(p.name.encode() + p.read_bytes())
@@ -76,6 +106,10 @@ def load_images(source, split="test", num_samples=None):
         if name == "fashion_mnist_32":
             images = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
         described = {"dataset": name, "split": split, "source_sha256": sha256_file(idx)}
+    elif path.suffix or "/" in str(source) or path.exists():
+        what = "is not an .npz of images or an image folder" if path.exists() else "not found"
+        raise DataSourceError(f"{source}: {what}; pass an existing .npz of images (key 'images'), "
+                              f"an image folder, or a data set name (fashion_mnist, fashion_mnist_32)")
     else:
         raise DataSourceError(
             f"no offline loader for {source!r}; pass an .npz of images (key 'images'), an image "

@@ -1,5 +1,6 @@
 """Generator → images → features → scores, with the protocol recorded next to every number."""
 import math
+import numbers
 import warnings
 from pathlib import Path
 
@@ -12,10 +13,21 @@ from ganhub.metrics.frechet import frechet_distance
 from ganhub.metrics.inception_score import inception_score
 from ganhub.metrics.kid import kernel_inception_distance
 from ganhub.metrics.ms_ssim import ms_ssim_diversity
-from ganhub.metrics.stats import FeatureStats, ReferenceStats, reference_key
+from ganhub.metrics.stats import (FeatureStats, ReferenceFileError, ReferenceStats,
+                                  is_reference_file, reference_key)
 
 METRICS = ("fid", "kid", "is", "ms_ssim")
 MS_SSIM_BATCHES, MS_SSIM_BATCH_SIZE = 5, 64
+
+
+def check_count(value, what, default):
+    """``default`` for None, else ``value`` if it is a positive integer; MetricInputError otherwise
+    (0 used to mean "the default" and a negative count silently dropped images from the end)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise MetricInputError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def _progress(total, desc, enabled):
@@ -31,7 +43,7 @@ def features_of_images(images, extractor, resize, keep=0, want_logits=False, bat
 
     → (FeatureStats, logits or None). Only the moments and the first `keep` features are kept.
     """
-    batch_size = batch_size or settings.EXTRACTOR_BATCH_SIZE
+    batch_size = check_count(batch_size, "batch_size", settings.EXTRACTOR_BATCH_SIZE)
     if isinstance(images, np.ndarray):
         total = len(images)
         batches = (images[i:i + batch_size] for i in range(0, total, batch_size))
@@ -71,7 +83,7 @@ def reference_from_data(data, split="test", num_samples=None, extractor=None, re
     from ganhub.metrics.extractors import load_extractor
     extractor = load_extractor(extractor)
     resize = resize or settings.DEFAULT_RESIZE
-    num_samples = num_samples or settings.EVAL_NUM_SAMPLES
+    num_samples = check_count(num_samples, "num_samples", settings.EVAL_NUM_SAMPLES)
     images, described = load_images(data, split, num_samples)
     key = reference_key(data=described, n=num_samples, **extractor.protocol(resize))
     path = settings.cache_dir() / "references" / f"{key}.npz"
@@ -89,10 +101,11 @@ def resolve_reference(reference, num_samples=None, extractor=None, resize=None, 
     if reference is None or isinstance(reference, ReferenceStats):
         return reference
     path = Path(str(reference)).expanduser()
-    if path.suffix == ".npz" and path.is_file():
-        with np.load(path, allow_pickle=False) as data:
-            is_reference = "provenance" in data.files
-        if is_reference:
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise ReferenceFileError(f"reference {path} not found; make it with `ganhub stats DATA "
+                                     f"-o {path}`, or name a data set such as fashion_mnist-test")
+        if is_reference_file(path):
             return ReferenceStats.load(path)
     name, split = str(reference), "test"
     for candidate in ("test", "train"):
@@ -184,7 +197,7 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
     unknown = set(metrics) - set(METRICS)
     if unknown or not metrics:
         raise MetricInputError(f"unknown metrics {sorted(unknown)}; choose from {', '.join(METRICS)}")
-    num_samples = int(num_samples or settings.EVAL_NUM_SAMPLES)
+    num_samples = check_count(num_samples, "num_samples", settings.EVAL_NUM_SAMPLES)
     seed = settings.EVAL_SEED if seed is None else int(seed)
     resize = resize or settings.DEFAULT_RESIZE
     generator = generator_or_handle
@@ -208,8 +221,9 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
         ref = None
         if {"fid", "kid"} & set(metrics):
             if reference is None:
-                raise MetricInputError("fid and kid need reference statistics; pass reference= "
-                                       "(make them with `ganhub stats`)")
+                raise MetricInputError("fid and kid need reference statistics: pass reference= "
+                                       "(CLI: --reference/-r) a data name such as "
+                                       "fashion_mnist-test or an .npz made with `ganhub stats`")
             ref = resolve_reference(reference, num_samples, extractor, resize, progress)
             ref.check_protocol(extractor.id, extractor.sha256, resize)
             protocol["reference"] = ref.provenance

@@ -8,6 +8,7 @@ import json
 import os
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -109,20 +110,29 @@ class ReferenceStats:
                     f"extractor and resize mode")
 
     def save(self, path):
-        """Write an .npz atomically: a temp file in the same directory, then os.replace."""
+        """Write an .npz atomically (a temp file in the same directory, then os.replace) and return
+        its path; ".npz" is appended to a name without it, as numpy.savez does."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        check_writable(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise ReferenceFileError(f"cannot write reference statistics {path}: {exc}") from None
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, mu=self.mu, sigma=self.sigma, features=self.features,
                          provenance=np.array(json.dumps(self.provenance, sort_keys=True)))
             os.replace(tmp, path)
-        except BaseException:  # includes KeyboardInterrupt: leave nothing half-written
+        except BaseException as exc:  # includes KeyboardInterrupt: leave nothing half-written
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+            if isinstance(exc, OSError):
+                raise ReferenceFileError(f"cannot write reference statistics {path}: {exc}") from None
             raise
         return path
 
@@ -138,14 +148,42 @@ class ReferenceStats:
                         f"(make one with `ganhub stats`)")
                 provenance = json.loads(str(data["provenance"]))
                 return cls(data["mu"], data["sigma"], data["features"], provenance)
-        except (OSError, ValueError) as exc:
+        except _UNREADABLE_NPZ as exc:
             if isinstance(exc, GanhubError):
                 raise
-            raise ReferenceFileError(f"cannot read reference statistics {path}: {exc}") from None
+            raise ReferenceFileError(f"cannot read reference statistics {path} ({exc}); remake it "
+                                     f"with `ganhub stats`") from None
 
 
 class ReferenceFileError(GanhubError, ValueError):
     """A reference-statistics file is missing, truncated or not in ganhub's format."""
+
+
+# What np.load raises for a missing, truncated or corrupt .npz (a cut-off zip is BadZipFile, which
+# is neither OSError nor ValueError).
+_UNREADABLE_NPZ = (OSError, ValueError, EOFError, zipfile.BadZipFile)
+
+
+def is_reference_file(path):
+    """Whether the .npz at ``path`` holds reference statistics (rather than images)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "provenance" in data.files
+    except _UNREADABLE_NPZ as exc:
+        raise ReferenceFileError(f"{path} is not a readable .npz ({exc}); remake it with "
+                                 f"`ganhub stats`") from None
+
+
+def check_writable(path):
+    """Fail before any work if reference statistics cannot be written to ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise ReferenceFileError(f"{path} is a folder; give a file name such as {path / 'ref.npz'}")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:  # where mkdir will create it
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ReferenceFileError(f"cannot write {path}: {parent} is not a writable folder")
 
 
 def reference_key(**fields):

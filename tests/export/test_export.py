@@ -1,7 +1,10 @@
 """export/: SavedModel layout, signature, metadata, archive, TF Hub compatibility."""
 import hashlib
 import json
+import os
+import shutil
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,3 +116,64 @@ def test_metadata_validation_names_the_problem(exported):
     meta["image_shape"] = "32x32"
     with pytest.raises(InvalidModuleError, match=r"missing 'z_dim'.*'image_shape' should be list"):
         validate(meta)
+
+
+SIBLINGS = (".tar.gz", ".tar.gz.sha256", ".md")
+
+
+def _copy_export(exported, tmp_path):
+    """A private copy of the session's export: OUT plus OUT.tar.gz, its .sha256 and OUT.md."""
+    src = exported["path"]
+    out = tmp_path / src.name
+    shutil.copytree(src, out)
+    for suffix in SIBLINGS:
+        shutil.copy(src.with_name(src.name + suffix), out.with_name(out.name + suffix))
+    return out
+
+
+def _snapshot(directory):
+    return {p.relative_to(directory).as_posix(): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_failed_overwrite_keeps_the_previous_export(exported, trained_dir, tmp_path, monkeypatch, error):
+    out = _copy_export(exported, tmp_path)
+    (out / "marker").write_text("previous export")
+    before = _snapshot(out)
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(src).name == "module":  # the new module into place, after the old one moved aside
+            raise error
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(type(error)):
+        export_module(trained_dir, out, overwrite=True, archive=False)
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [out.name] + [out.name + suffix for suffix in SIBLINGS]), "no staging dir may be left"
+
+
+def test_overwrite_without_archive_removes_the_replaced_exports_files(exported, trained_dir, tmp_path):
+    out = _copy_export(exported, tmp_path)
+    (out / "marker").write_text("previous export")
+    export_module(trained_dir, out, overwrite=True, archive=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    assert (out / "saved_model.pb").is_file() and not (out / "marker").exists()
+
+
+def test_overwrite_with_archive_replaces_the_model_card_and_sidecar(exported, trained_dir, tmp_path):
+    out = _copy_export(exported, tmp_path)
+    card = out.with_name(out.name + ".md")
+    sidecar = out.with_name(out.name + ".tar.gz.sha256")
+    card.write_text("old card\n")
+    sidecar.write_text("old sidecar\n")
+    with open(card) as card_reader, open(sidecar) as sidecar_reader:  # never a truncated file
+        result = export_module(trained_dir, out, overwrite=True)
+        assert card_reader.read() == "old card\n" and sidecar_reader.read() == "old sidecar\n"
+    assert card.read_text().startswith(f"# {out.name}\n")
+    assert sidecar.read_text().split()[0] == result["sha256"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [out.name] + [out.name + suffix for suffix in SIBLINGS])

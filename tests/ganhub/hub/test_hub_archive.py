@@ -1,5 +1,6 @@
-"""Safe extraction: hostile archives are refused before anything is written."""
+"""Safe extraction (hostile archives are refused before anything is written) and packing."""
 import io
+import os
 import tarfile
 
 import pytest
@@ -89,3 +90,51 @@ def test_archive_with_a_single_top_directory_is_accepted(cache, modules, tmp_pat
         tar.add(modules["tiny_dir"], arcname="tiny")
     got = resolve(tmp_path / "nested.tar.gz")
     assert (got.path / "saved_model.pb").is_file() and got.path.name == "module"
+
+
+def _stand_in_saved_model(path):
+    (path / "variables").mkdir(parents=True)
+    (path / "saved_model.pb").write_bytes(b"\x00")
+    (path / "variables" / "data").write_bytes(b"abc")
+    return path
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_pack_leaves_no_temp_file_when_the_tar_step_fails(tmp_path, monkeypatch, error):
+    module = _stand_in_saved_model(tmp_path / "m")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(tarfile.TarFile, "add", fail)
+    with pytest.raises(type(error)):
+        archive.pack(module, out / "m.tar.gz")
+    assert list(out.iterdir()) == []
+
+
+def test_pack_replaces_the_sidecar_instead_of_rewriting_it(tmp_path, monkeypatch):
+    module = _stand_in_saved_model(tmp_path / "m")
+    out = tmp_path / "out"
+    out.mkdir()
+    sidecar = out / "m.tar.gz.sha256"
+    sidecar.write_text("old  m.tar.gz\n")
+    with open(sidecar) as reader:  # e.g. `ganhub serve` reading it: never a truncated file
+        digest = archive.pack(module, out / "m.tar.gz")
+        assert reader.read() == "old  m.tar.gz\n"
+    assert sidecar.read_text().split() == [digest, "m.tar.gz"]
+    assert sorted(p.name for p in out.iterdir()) == ["m.tar.gz", "m.tar.gz.sha256"]
+
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(".sha256"):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="No space"):
+        archive.pack(module, out / "m.tar.gz")
+    assert sidecar.read_text().split() == [digest, "m.tar.gz"]
+    assert sorted(p.name for p in out.iterdir()) == ["m.tar.gz", "m.tar.gz.sha256"]

@@ -222,3 +222,14 @@ def test_prune_removes_leftovers_of_dead_processes(cache, modules, capsys):
     assert not orphan.exists() and not lock.exists() and not staging.exists()
     assert live.exists(), "a live process's download must be kept"
     assert hub_cache.lookup_ref("http://example.invalid/m.tar.gz") is None
+
+
+def test_cache_verify_of_a_name_not_in_the_cache_fails_like_rm(cache, capsys):
+    name = "compare_gan/model_1_celebahq128_resnet19"
+    assert main(["cache", "verify", name]) == 1
+    assert f"{name}: not in the cache" in capsys.readouterr().err
+    assert main(["cache", "verify", "0123abcd"]) == 1
+    assert "0123abcd: not in the cache" in capsys.readouterr().err
+    assert main(["cache", "rm", name]) == 1
+    assert f"{name}: not in the cache" in capsys.readouterr().err
+    assert main(["cache", "verify"]) == 0, "an empty cache has nothing corrupt"

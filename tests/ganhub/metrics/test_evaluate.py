@@ -81,7 +81,7 @@ def test_cli_stats_then_evaluate(tiny_extractor_dir, stand_in_generator, real_im
     assert ReferenceStats.load(ref).features.shape == (120, 6)
 
     stand_in_generator.metadata["scores"] = {"fid": {"value": 12.5}}
-    monkeypatch.setattr(ganhub, "load", lambda handle: stand_in_generator, raising=False)
+    monkeypatch.setattr(ganhub, "load", lambda handle, **kw: stand_in_generator, raising=False)
     assert main(["evaluate", "stand-in", "--reference", str(ref), "-n", "120",
                  "--metrics", "fid,kid", "--extractor", str(tiny_extractor_dir), "--json"]) == 0
     out = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
@@ -200,7 +200,7 @@ def test_cli_notes_a_reported_score_measured_under_another_protocol(
     assert main(["stats", str(tmp_path / "real.npz"), "-n", "120", "-o", str(ref),
                  "--extractor", str(tiny_extractor_dir)]) == 0
     capsys.readouterr()
-    monkeypatch.setattr(ganhub, "load", lambda handle: stand_in_generator, raising=False)
+    monkeypatch.setattr(ganhub, "load", lambda handle, **kw: stand_in_generator, raising=False)
     stand_in_generator.metadata["scores"] = {
         "fid": {"value": 12.5, "protocol": {"num_samples": 10000, "resize": "legacy"}}}
     assert main(["evaluate", "stand-in", "--reference", str(ref), "-n", "120",

@@ -1,0 +1,106 @@
+"""`ganhub serve` from the command line: port errors, TensorFlow-free --no-samples, help texts.
+No TensorFlow here: the served modules are stand-ins (a saved_model.pb of one byte)."""
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from conftest import subprocess_env
+from ganhub.cli import main
+from ganhub.hub import archive
+from ganhub.hub import serve as hub_serve
+
+
+def _stand_in_module(path, name):
+    """A directory archive.is_saved_model_dir accepts, with a metadata asset; never loaded."""
+    (path / "assets").mkdir(parents=True)
+    (path / "saved_model.pb").write_bytes(b"\x00")
+    (path / "assets" / "ganhub.json").write_text(json.dumps({"name": name}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A directory with one archive and one bare SavedModel directory."""
+    root = tmp_path / "served"
+    root.mkdir()
+    archive.pack(_stand_in_module(tmp_path / "packed", "packed"), root / "packed.tar.gz")
+    _stand_in_module(root / "bare", "bare")
+    return root
+
+
+def test_serve_on_a_busy_port_fails_before_packing_with_a_clear_message(served, tmp_path, monkeypatch,
+                                                                        capsys):
+    collected = []
+    monkeypatch.setattr(hub_serve, "collect", lambda *args: collected.append(args) or {})
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code = main(["serve", str(served), "--port", str(port), "--no-samples"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{port} (" in err and "choose another --port" in err
+    assert "Address already in use" in err and "Traceback" not in err
+    assert collected == [], "the modules must not be hashed and packed before the port is bound"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("ganhub-serve-")]
+
+
+def test_serve_refuses_connections_until_the_models_are_collected(served, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    real_collect = hub_serve.collect
+    during = []
+
+    def collect(*args):
+        with pytest.raises(ConnectionRefusedError):  # a client retries instead of hanging
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        during.append("refused")
+        return real_collect(*args)
+
+    monkeypatch.setattr(hub_serve, "collect", collect)
+    hub = hub_serve.Hub(served, port=port, samples=False)
+    try:
+        assert during == ["refused"] and sorted(hub.models) == ["bare", "packed"]
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    finally:
+        hub.server.server_close()
+        hub._tmp.cleanup()
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "eighty"])
+def test_serve_port_out_of_range_is_a_usage_error(served, port, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", str(served), "--port", port])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "--port" in err and "0..65535" in err and "Traceback" not in err
+
+
+def test_serve_no_samples_does_not_import_tensorflow(served, tmp_path):
+    code = ("import sys; from ganhub.cli import main; from ganhub.hub.serve import Hub; "
+            "Hub.serve_forever = lambda self: None; "
+            "code = main(['serve', sys.argv[1], '--port', '0', '--no-samples']); "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code, str(served)],
+                          env=subprocess_env(tmp_path / "cache"), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 model(s)" in proc.stderr
+
+
+def test_serve_and_info_arguments_have_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "DIR directory of" in out and ".tar.gz archives" in out
+    assert "--port PORT TCP port" in out and "0 picks a free port" in out
+    with pytest.raises(SystemExit):
+        main(["info", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "NAME catalog name" in out
