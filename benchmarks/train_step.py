@@ -23,6 +23,18 @@ the input 14.3 (45%). TensorFlow's CPU Conv2DBackpropInput (also what conv2d_tra
 SNDCGAN G layer, runs forward) is the slow kernel; XLA lowers the backward convolutions to its own
 convolution emitter and fuses the elementwise work (BN, leaky ReLU, SN), which doubles the step
 rate. The >100% readings come from contention changing between the matmul and model measurements.
+
+The ranking depends on the CPU. On a 2-core AVX-512 Xeon (2026-12-01, otherwise idle; matmul
+316-324 GFLOP/s), `--steps 10 --sndcgan-width 0.5` measured plain tf.function *faster* than XLA:
+
+    model          width   mode     D s     G s  steps/s  GFLOP/step  GFLOP/s % matmul
+    sndcgan          0.5  plain   0.203   0.133    2.979        83.3    248.1      77%
+    sndcgan          0.5    XLA   0.282   0.184    2.146        83.3    178.7      55%
+    resnet_cifar    0.25  plain   0.158   0.284    2.263       141.3    319.7      99%
+    resnet_cifar    0.25    XLA   0.233   0.413    1.547       141.3    218.6      67%
+    XLA speed-up: sndcgan 0.72x, resnet_cifar 0.68x
+
+So `jit_compile` stays a config choice: measure it on the machine that trains.
 """
 import argparse
 import sys
@@ -67,8 +79,9 @@ def bench(arch, width, jit, steps):
     step = tf.constant(1, tf.int64)
     z = s.latents(step)
     noise = s.penalty_noise(tf.shape(real), step)
-    flops = (graph_flops(s._d_update.get_concrete_function(real, z, noise))
-             + graph_flops(s.g_step.get_concrete_function(z)))
+    scale = s.lr_scale(step)
+    flops = (graph_flops(s._d_update.get_concrete_function(real, z, noise, scale))
+             + graph_flops(s._g_update.get_concrete_function(z, scale)))
     t = time.perf_counter()
     for _ in range(2):  # warm-up (and XLA compilation)
         s.d_step(real, z, step)[0].numpy()
