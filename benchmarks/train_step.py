@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from training import Config, build_models  # noqa: E402
-from training.steps import GANSteps  # noqa: E402
+from ganhub.training import Config, build_models  # noqa: E402
+from ganhub.training.steps import GANSteps  # noqa: E402
 
 
 def graph_flops(concrete_function):

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ganhub import settings  # noqa: E402
-from training import Config, train  # noqa: E402
+from ganhub.training import Config, train  # noqa: E402
 
 
 def main(argv=None):
@@ -57,7 +57,7 @@ def main(argv=None):
         print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
     if not args.no_export:
-        from export import export_module
+        from ganhub.export import export_module
         export_module(args.model_dir, settings.DEFAULT_MODEL_DIR, name="default", overwrite=True,
                       archive=False, scores=args.scores,
                       script=f"python scripts/train_default.py (config {args.config})")

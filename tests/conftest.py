@@ -27,7 +27,7 @@ def isolated_environment(tmp_path_factory):
 
 def write_fake_fashion_mnist(directory, n=96, seed=0):
     """Tiny IDX files in the Fashion-MNIST layout: bright blobs of different sizes on black."""
-    from training.data import write_idx
+    from ganhub.training.data import write_idx
 
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,7 @@ def fake_fashion_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_dir(tmp_path_factory, fake_fashion_dir):
     """A 3-step SNDCGAN run on the fake data (width 1/16, batch 8)."""
-    from training import Config, train
+    from ganhub.training import Config, train
 
     model_dir = tmp_path_factory.mktemp("run") / "model"
     config = Config(data_dir=str(fake_fashion_dir), **TINY_CONFIG)
@@ -80,7 +80,7 @@ def trained_dir(tmp_path_factory, fake_fashion_dir):
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, trained_dir):
     """export_module's result for trained_dir: path, metadata, archive, sha256, size."""
-    from export import export_module
+    from ganhub.export import export_module
 
     out = tmp_path_factory.mktemp("export") / "tiny-gan"
     return export_module(trained_dir, out)

@@ -8,7 +8,7 @@ from PIL import Image
 
 import ganhub
 from ganhub.cli import main
-from training import Config, train
+from ganhub.training import Config, train
 
 
 def test_resume_continues_from_the_saved_step(tmp_path, fake_fashion_dir, tiny_config):

@@ -1,5 +1,5 @@
 """Training every GAN variant of The GAN Landscape (compare_gan) in TensorFlow 2."""
-from training.config import Config
-from training.loop import build_models, load_generator, train
+from ganhub.training.config import Config
+from ganhub.training.loop import build_models, load_generator, train
 
 __all__ = ["Config", "build_models", "load_generator", "train"]

@@ -183,7 +183,7 @@ def _cifar10(split, data_dir, resolution=None):
     if not pickles.exists() and (directory / "data_batch_1").exists():
         pickles = directory
     if t2t:
-        from training import tfrecord
+        from ganhub.training import tfrecord
         reader = tfrecord.RecordReader(t2t)
         images = _decode_all(reader, 32, 3, "crop_or_pad")
         provenance = {"files": [str(p) for p in t2t], "source": "t2t image_cifar10 TFRecords"}
@@ -366,7 +366,7 @@ def _celebahq128(split, data_dir, resolution=None):
     shards = sorted(p for p in directory.glob("*celebahq*") if p.is_file()
                     and ("128" in p.name or "r07" in p.name) and p.suffix.lower() not in IMAGE_SUFFIXES)
     if shards:
-        from training import tfrecord
+        from ganhub.training import tfrecord
         chosen = _shard_split(shards, split, 0.9)
         return IndexedDataset("celebahq128", split, 128, 3,
                               {"source": "CelebA-HQ-128 TFRecords", "files": [str(p) for p in chosen]},
@@ -396,7 +396,7 @@ def _lsun_bedroom(split, data_dir, resolution=None):
     else:
         raise DataError(f"no LSUN-Bedroom TFRecords in {directory} (expected "
                         f"image_lsun_bedrooms-train* or lsun-train.tfrecord*)")
-    from training import tfrecord
+    from ganhub.training import tfrecord
     return IndexedDataset("lsun_bedroom", split, 128, 3,
                           {"source": source, "files": [str(p) for p in chosen],
                            "preprocessing": "central 128x128 crop (no resize), /255"},

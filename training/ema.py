@@ -15,7 +15,7 @@ moments (BigGAN's "standing stats").
 """
 import tensorflow as tf
 
-from training.layers import BatchNorm
+from ganhub.training.layers import BatchNorm
 
 # Standing-statistics defaults: the training batch size's worth of samples per batch keeps the
 # normalization G sees at inference like the one it saw in training.

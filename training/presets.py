@@ -14,7 +14,7 @@ checkpoints kept (the study scored the minimum FID over checkpoints). ``data_dir
 ``--set data_dir=...``. ``PRESET_INFO`` gives the source line and the FID the study reported.
 """
 from ganhub.errors import ConfigError
-from training.config import Config
+from ganhub.training.config import Config
 
 _STUDY = {"batch_size": 64, "z_dim": 128, "checkpoint_every": 20_000, "penalty": "none",
           "penalty_lambda": 0.0, "loss": "ns", "disc_iters": 1}

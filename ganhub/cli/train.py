@@ -48,11 +48,11 @@ def register(sub):
 
 def run_train(args):
     from ganhub.errors import ConfigError
-    from training import Config, train
+    from ganhub.training import Config, train
     if args.config is None and args.preset is None:
         raise ConfigError("give a CONFIG.json, a --preset NAME, or both")
     if args.preset:
-        from training.presets import get_preset
+        from ganhub.training.presets import get_preset
         config = get_preset(args.preset)
         if args.config:  # the file's keys override the preset's
             config = Config.from_dict({**config.to_dict(), **Config.load_dict(args.config)})
@@ -65,7 +65,7 @@ def run_train(args):
 
 
 def run_export(args):
-    from export import export_module
+    from ganhub.export import export_module
     result = export_module(args.model_dir, args.out, name=args.name, overwrite=args.overwrite,
                            archive=not args.no_archive, checkpoint=args.checkpoint,
                            scores=args.scores, weights=args.weights)

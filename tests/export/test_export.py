@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import export_module
-from export.metadata import validate
+from ganhub.export import export_module
+from ganhub.export.metadata import validate
 from ganhub.errors import ConfigError, GanhubError, InvalidModuleError
 
 
@@ -70,7 +70,7 @@ def test_serving_signature_inference_mode(exported):
 
 
 def test_matches_the_trained_generator(exported, trained_dir):
-    from training import load_generator
+    from ganhub.training import load_generator
 
     _, generator, _ = load_generator(trained_dir)
     z = tf.random.stateless_uniform([4, 16], [3, 4], -1, 1)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from export.scores import scores_from_evaluation
+from ganhub.export.scores import scores_from_evaluation
 from ganhub.cli import main
 from ganhub.errors import BadInputError
 

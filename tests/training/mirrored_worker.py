@@ -9,8 +9,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from training import Config, build_models, penalties  # noqa: E402
-from training.steps import PENALTY_STREAM, GANSteps  # noqa: E402
+from ganhub.training import Config, build_models, penalties  # noqa: E402
+from ganhub.training.steps import PENALTY_STREAM, GANSteps  # noqa: E402
 
 HALF = 3
 
@@ -100,8 +100,8 @@ def compare(config):
 
 def run_trainer(config, model_dir):
     """A whole Trainer.run under the strategy: streams global batches, checkpoints, resumes."""
-    from training import data
-    from training.loop import Trainer
+    from ganhub.training import data
+    from ganhub.training.loop import Trainer
     images = np.random.default_rng(0).integers(0, 256, (24, config.resolution, config.resolution, 1),
                                                dtype=np.uint8)
     dataset = data.Dataset("mnist", "train", images, {})

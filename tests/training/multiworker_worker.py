@@ -22,9 +22,9 @@ if MODE == "mirrored":  # logical devices must be configured before TensorFlow i
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from training import Config  # noqa: E402
-from training.distribute import make_strategy  # noqa: E402
-from training.loop import Trainer  # noqa: E402
+from ganhub.training import Config  # noqa: E402
+from ganhub.training.distribute import make_strategy  # noqa: E402
+from ganhub.training.loop import Trainer  # noqa: E402
 
 # tests/conftest.py's TINY_CONFIG: SNDCGAN width 1/16, global batch 8, z_dim 16, 3 steps
 config = Config(data_dir=DATA_DIR, width=0.0625, batch_size=8, steps=3, checkpoint_every=2,

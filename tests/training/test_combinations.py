@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training import Config, build_models, losses, penalties
-from training.config import CHOICES, D_NORMS
-from training.steps import GANSteps
+from ganhub.training import Config, build_models, losses, penalties
+from ganhub.training.config import CHOICES, D_NORMS
+from ganhub.training.steps import GANSteps
 
 RESOLUTION = {"sndcgan": 8, "dcgan": 16, "resnet19": 8, "resnet_cifar": 8}
 LOSSES, PENALTIES = CHOICES["loss"], CHOICES["penalty"]

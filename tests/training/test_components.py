@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from ganhub.errors import ConfigError
-from training import Config, build_models, layers, losses, penalties
-from training.config import CHOICES, D_NORMS
+from ganhub.training import Config, build_models, layers, losses, penalties
+from ganhub.training.config import CHOICES, D_NORMS
 
 REAL = np.array([-3.0, -0.5, 0.0, 0.7, 4.0], np.float32)
 FAKE = np.array([2.5, -1.2, 0.3, -4.0, 1.0], np.float32)

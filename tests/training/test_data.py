@@ -8,7 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 from ganhub.errors import ConfigError
-from training import data, tfrecord
+from ganhub.training import data, tfrecord
 
 
 def _png(array):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training import Config, data
-from training.loop import Trainer, TrainingDivergedError, TrainingInterrupted
+from ganhub.training import Config, data
+from ganhub.training.loop import Trainer, TrainingDivergedError, TrainingInterrupted
 
 IMAGES = np.random.default_rng(0).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
 
@@ -93,7 +93,7 @@ class _Strategy:
     ("worker", 2, {"worker": 3}, False),
 ])
 def test_only_the_chief_writes_into_model_dir(task_type, task_id, jobs, chief):
-    from training.loop import _is_chief
+    from ganhub.training.loop import _is_chief
     assert _is_chief(_Strategy(_Resolver(task_type, task_id, jobs))) is chief
     assert _is_chief(tf.distribute.get_strategy()) is True
 

@@ -4,10 +4,10 @@ import pytest
 import tensorflow as tf
 
 from ganhub.errors import ConfigError
-from export.metadata import lr_schedule
-from training import Config, data
-from training.loop import Trainer
-from training.optim import Adam, lr_scale
+from ganhub.export.metadata import lr_schedule
+from ganhub.training import Config, data
+from ganhub.training.loop import Trainer
+from ganhub.training.optim import Adam, lr_scale
 
 IMAGES = np.random.default_rng(2).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
 

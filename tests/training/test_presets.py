@@ -6,7 +6,7 @@ import pytest
 
 from ganhub.cli import main
 from ganhub.errors import ConfigError
-from training.presets import PRESET_INFO, PRESETS, get_preset
+from ganhub.training.presets import PRESET_INFO, PRESETS, get_preset
 
 SHORT_NORM = {"none": "none", "spectral_norm": "sn", "layer_norm": "ln"}
 SHORT_PENALTY = {"none": "", "wgan_gp": "_gp", "dragan": "_dragan"}

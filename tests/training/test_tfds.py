@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from training import data, tfrecord
+from ganhub.training import data, tfrecord
 
 N = 12
 

@@ -2,8 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
-from training import Config, build_models
-from training.steps import GANSteps
+from ganhub.training import Config, build_models
+from ganhub.training.steps import GANSteps
 
 
 def _one_step(jit):

@@ -3,9 +3,9 @@
 Which D normalizations each architecture accepts, and its resolutions, are checked by
 ``training.config`` (no TensorFlow needed); the builders assume a validated config.
 """
-from training.architectures import resnet
-from training.architectures.dcgan import DCGANDiscriminator, DCGANGenerator
-from training.architectures.sndcgan import SNDCGANDiscriminator, SNDCGANGenerator
+from ganhub.training.architectures import resnet
+from ganhub.training.architectures.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganhub.training.architectures.sndcgan import SNDCGANDiscriminator, SNDCGANGenerator
 
 
 def _sndcgan(config, channels):

@@ -10,4 +10,4 @@
 - ``analysis``: FID distributions and computational-budget curves (numbers in numpy; figures with
   matplotlib, the ``study`` extra).
 """
-from training.study.runner import Trial, run_trial, run_trials  # noqa: F401
+from ganhub.study.runner import Trial, run_trial, run_trials  # noqa: F401

@@ -1,10 +1,10 @@
-"""``python -m training.study``: run a search, or analyze finished runs.
+"""``python -m ganhub.study``: run a search, or analyze finished runs.
 
-    python -m training.study grid   --preset sndcgan_cifar10_sn --penalty wgan_gp --seeds 0 1 \\
+    python -m ganhub.study grid   --preset sndcgan_cifar10_sn --penalty wgan_gp --seeds 0 1 \\
                                     --root runs/study --reference cifar10-test [--set key=value ...]
-    python -m training.study random --config base.json --n 50 --root runs/study ...
-    python -m training.study bayes  --preset ... --n 100 --sampler auto --root runs/study ...
-    python -m training.study analyze runs/study_a runs/study_b --out runs/figures
+    python -m ganhub.study random --config base.json --n 50 --root runs/study ...
+    python -m ganhub.study bayes  --preset ... --n 100 --sampler auto --root runs/study ...
+    python -m ganhub.study analyze runs/study_a runs/study_b --out runs/figures
 
 Scores: min FID over checkpoints via ganhub.metrics (``--reference``: statistics or a data name;
 ``--num-samples`` 10,000 by default, as the study), or any ``--evaluate module:function`` taking
@@ -18,9 +18,9 @@ from pathlib import Path
 
 
 def _base_config(args):
-    from training.config import Config
+    from ganhub.training.config import Config
     if args.preset:
-        from training.presets import get_preset
+        from ganhub.training.presets import get_preset
         config = get_preset(args.preset)
     else:
         config = Config.load(args.config) if args.config else Config()
@@ -33,12 +33,12 @@ def _evaluator(args):
         return getattr(importlib.import_module(module), name)
     if not args.reference:
         raise SystemExit("give --reference (FID statistics or a data name) or --evaluate module:function")
-    from training.study.evaluators import metrics_evaluator
+    from ganhub.study.evaluators import metrics_evaluator
     return metrics_evaluator(args.reference, num_samples=args.num_samples)
 
 
 def _search(args):
-    from training.study import runner, search
+    from ganhub.study import runner, search
     base, evaluate = _base_config(args), _evaluator(args)
     if args.command == "bayes":
         results, sampler = search.bayesian_search(base, args.root, args.n, evaluate, args.penalty,
@@ -55,7 +55,7 @@ def _search(args):
 
 
 def _analyze(args):
-    from training.study import analysis
+    from ganhub.study import analysis
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     groups = {Path(root).name: [v for _, v in analysis.run_scores(root)] for root in args.roots}
@@ -75,7 +75,7 @@ def _analyze(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m training.study", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ganhub.study", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("grid", "random", "bayes"):
         p = sub.add_parser(name)

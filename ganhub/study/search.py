@@ -1,6 +1,6 @@
 """Grid, random and Bayesian search over a base Config (spec §6).
 
-Trials are plain (Config, model dir) pairs run by ``training.study.runner``; seeds are repeated per
+Trials are plain (Config, model dir) pairs run by ``ganhub.study.runner``; seeds are repeated per
 setting as compare_gan did (seed = 0 … num_seeds-1 unless given). The paper's GP bandit ran on
 Google's internal Vizier; ``bayesian_search`` uses optuna instead: its ``GPSampler`` when torch is
 installed (CPU build: ``pip install torch==2.13.0``, see the ``study`` extra), otherwise optuna's
@@ -9,8 +9,8 @@ TPE sampler (a different algorithm; the result records which sampler ran).
 import logging
 from pathlib import Path
 
-from training.study import space as spaces
-from training.study.runner import Trial, run_trial
+from ganhub.study import space as spaces
+from ganhub.study.runner import Trial, run_trial
 
 log = logging.getLogger(__name__)
 

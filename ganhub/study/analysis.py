@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.study.runner import TRIAL_FILE, VALUE_FILE
+from ganhub.study.runner import TRIAL_FILE, VALUE_FILE
 
 
 def run_scores(root):

@@ -6,8 +6,8 @@ from math import comb
 import numpy as np
 import pytest
 
-from training import Config
-from training.study import analysis, runner, search, space
+from ganhub.training import Config
+from ganhub.study import analysis, runner, search, space
 
 
 def test_table_1a_is_the_recalled_24_point_grid():
@@ -135,7 +135,7 @@ def test_bayesian_search_runs_trials_through_the_runner(tmp_path):
 
 
 def test_checkpoint_generator_serves_the_metrics_interface(trained_dir):
-    from training.study.evaluators import CheckpointGenerator
+    from ganhub.study.evaluators import CheckpointGenerator
     gen = CheckpointGenerator(trained_dir)
     z = gen.sample_latents(5, seed=3)
     np.testing.assert_array_equal(z, gen.sample_latents(5, seed=3))
@@ -146,7 +146,7 @@ def test_checkpoint_generator_serves_the_metrics_interface(trained_dir):
 
 
 def test_study_cli_analyze_writes_figures_and_summary(tmp_path, capsys):
-    from training.study.__main__ import main
+    from ganhub.study.__main__ import main
     for group, values in (("a", [30.0, 25.0, 40.0]), ("b", [50.0, 45.0])):
         for i, v in enumerate(values):
             d = tmp_path / group / f"t{i}"

@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from training.config import Config
+from ganhub.training.config import Config
 
 NAN_SCORE = 31337.0   # compare_gan's NAN_DETECTED
 SCORES_FILE, VALUE_FILE, TRIAL_FILE = "scores.csv", "value", "trial.json"
@@ -77,9 +77,9 @@ def score_checkpoints(model_dir, evaluate):
 def run_trial(trial, evaluate, train_fn=None):
     """Train (or resume) ``trial`` and score it; returns a result dict with ``value`` = min score.
     A diverged run (NaN guard) is still scored on the checkpoints it kept."""
-    from training.loop import TrainingDivergedError
+    from ganhub.training.loop import TrainingDivergedError
     if train_fn is None:
-        from training.loop import train as train_fn
+        from ganhub.training.loop import train as train_fn
     model_dir = Path(trial.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / TRIAL_FILE).write_text(json.dumps(trial.to_dict(), indent=2) + "\n")
