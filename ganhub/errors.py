@@ -42,3 +42,7 @@ class ProtocolMismatchError(GanhubError, ValueError):
 
 class BadInputError(GanhubError, ValueError):
     """An argument has the wrong type, shape or range (n <= 0, a seed that is not an integer, …)."""
+
+
+class CacheError(GanhubError, OSError):
+    """The module cache cannot be written: read-only, no permission, disk full or quota exceeded."""

@@ -13,6 +13,7 @@ Layout under ``settings.cache_dir()``::
 An entry directory appears in ``modules/`` only once it is complete, so a crash at any moment
 leaves either nothing or a whole entry; leftovers in downloads/ and tmp/ are resumed or pruned.
 """
+import errno
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import time
 import uuid
 
 from ganhub import settings
-from ganhub.errors import InvalidModuleError
+from ganhub.errors import CacheError, GanhubError, InvalidModuleError
 from ganhub.hub import archive
 from ganhub.hub.lock import FileLock
 
@@ -34,9 +35,37 @@ def root():
     return settings.cache_dir()
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def storage_error(exc, path=None):
+    """The CacheError to raise for an OSError writing into the cache (or the exception itself when
+    it is something else): a full disk or a read-only cache is not a bad module."""
+    if isinstance(exc, GanhubError):
+        return exc
+    where = path if path is not None else root()
+    code = getattr(exc, "errno", None)
+    if code in _FULL:
+        return CacheError(f"no space left on the device holding {where} "
+                          f"({exc.strerror or exc}); free some space (`ganhub cache prune`, "
+                          f"`ganhub cache rm`) or point GANHUB_CACHE at a larger disk")
+    if code in _READ_ONLY:
+        return CacheError(f"cannot write to the ganhub cache at {where} ({exc.strerror or exc}); "
+                          f"make it writable or point GANHUB_CACHE at a writable folder "
+                          f"(modules already cached load with GANHUB_OFFLINE=1)")
+    if code == errno.ENAMETOOLONG:
+        return CacheError(f"a path in the cache is too long for the file system ({where}); "
+                          f"point GANHUB_CACHE at a shorter folder")
+    return exc
+
+
 def _dir(name):
     path = root() / name
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
     return path
 
 
@@ -122,43 +151,55 @@ def install(archive_path, sha256, *, size, source, heartbeat=None):
         return existing
     staging = _dir("tmp") / f"{sha256[:16]}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     try:
-        extracted = staging / "extract"
-        archive.extract(archive_path, extracted, on_progress=heartbeat)
-        found = archive.find_saved_model_root(extracted)
-        if found is None:
-            raise InvalidModuleError(
-                f"{source} is not a module archive: no saved_model.pb at its root "
-                f"(expected the SavedModel directory's contents: saved_model.pb, variables/, assets/)")
-        os.rename(found, staging / MODULE)
-        _atomic_write_json(staging / MANIFEST, {
-            "sha256": sha256, "size": size, "source": str(source), "installed": time.time(),
-            "files": _file_hashes(staging / MODULE)})
-        if extracted.exists():
-            shutil.rmtree(extracted)
-        target = entry_dir(sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if lookup(sha256) is None:
-                raise
-        return target / MODULE
+        return _install(archive_path, sha256, staging, size=size, source=source,
+                        heartbeat=heartbeat)
+    except OSError as exc:
+        raise storage_error(exc, root()) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def read_scan(sha256):
+def _install(archive_path, sha256, staging, *, size, source, heartbeat):
+    extracted = staging / "extract"
+    archive.extract(archive_path, extracted, on_progress=heartbeat)
+    found = archive.find_saved_model_root(extracted)
+    if found is None:
+        raise InvalidModuleError(
+            f"{source} is not a module archive: no saved_model.pb at its root "
+            f"(expected the SavedModel directory's contents: saved_model.pb, variables/, assets/)")
+    os.rename(found, staging / MODULE)
+    _atomic_write_json(staging / MANIFEST, {
+        "sha256": sha256, "size": size, "source": str(source), "installed": time.time(),
+        "files": _file_hashes(staging / MODULE)})
+    if extracted.exists():
+        shutil.rmtree(extracted)
+    target = entry_dir(sha256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        if lookup(sha256) is None:
+            raise
+    return target / MODULE
+
+
+def read_scan(sha256, version):
+    """The remembered op-scan verdict, or None when there is none or it was made by other rules."""
     try:
         with open(entry_dir(sha256) / SCAN, encoding="utf-8") as fh:
-            return [tuple(item) for item in json.load(fh)["untrusted_ops"]]
-    except (OSError, ValueError, KeyError):
+            data = json.load(fh)
+        if data.get("version") != version:
+            return None
+        return [tuple(item) for item in data["untrusted_ops"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def write_scan(sha256, found):
+def write_scan(sha256, found, version):
     try:
-        _atomic_write_json(entry_dir(sha256) / SCAN, {"untrusted_ops": [list(f) for f in found]})
+        _atomic_write_json(entry_dir(sha256) / SCAN, {"version": version,
+                                                      "untrusted_ops": [list(f) for f in found]})
     except OSError:
         pass  # a read-only cache still works, it just scans again next time
 
