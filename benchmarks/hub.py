@@ -98,7 +98,7 @@ class _Server:
 def bench_download(tmp, module_dir, repeats):
     from ganhub.hub import archive
     from ganhub.hub.download import fetch
-    from ganhub.hub.resolve import resolve
+    from ganhub.hub.resolver import resolve
 
     served = tmp / "served"
     served.mkdir()
@@ -146,7 +146,7 @@ def bench_cached_load(tmp, module_dir, repeats):
 
     import ganhub
     from ganhub.hub import archive
-    from ganhub.hub.resolve import resolve
+    from ganhub.hub.resolver import resolve
 
     os.environ["GANHUB_CACHE"] = str(tmp / "cache-load")
     served = tmp / "served-load"

@@ -38,7 +38,7 @@ def main(argv=None):
     import tensorflow as tf
 
     import ganhub
-    from ganhub.hub.resolve import resolve
+    from ganhub.hub.resolver import resolve
 
     path = str(resolve(args.model).path)
     g = ganhub.load(path)

@@ -1,7 +1,7 @@
 """Export a trained generator as a TF Hub SavedModel module with metadata and an archive."""
 from pathlib import Path
 
-from export.metadata import validate
+from ganhub.export.metadata import validate
 
 # Files an archived export writes next to OUT.
 SIBLING_SUFFIXES = (".tar.gz", ".tar.gz.sha256", ".md")
@@ -21,20 +21,19 @@ def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, 
     ``weights``: "auto", "ema" or "raw" (training.load_generator); the metadata records which.
     Returns a dict: path, metadata, and (with archive) archive, sha256, size.
     """
-    from export import metadata as meta_lib
-    from export.package import model_card, package
-    from export.savedmodel import write_savedmodel
+    from ganhub.export import metadata as meta_lib
+    from ganhub.export.package import model_card, package
+    from ganhub.export.savedmodel import write_savedmodel
     from ganhub.hub.archive import write_text_atomic
-    from training import load_generator
+    from ganhub.training import load_generator
 
     out_dir = Path(out_dir)
     config, generator, state = load_generator(model_dir, checkpoint, weights=weights)
-    image_shape = (config.resolution, config.resolution, generator.channels)
-    metadata = meta_lib.build(config, state, name or out_dir.name, image_shape)
+    metadata = meta_lib.build(config, state, name or out_dir.name, generator.export_spec())
     if script:
         metadata["training"]["script"] = script
     if scores is not None:
-        from export.scores import scores_from_evaluation
+        from ganhub.export.scores import scores_from_evaluation
         metadata["scores"] = scores_from_evaluation(scores, metadata)
     validate(metadata)
     write_savedmodel(generator, metadata, out_dir, overwrite=overwrite)

@@ -18,9 +18,11 @@ def lr_schedule(config):
     return f"{config.lr_decay} decay from D step {config.lr_decay_start} to {config.steps}"
 
 
-def build(config, state, name, image_shape):
+def build(config, state, name, spec):
     """Metadata for a generator trained with ``config`` (training.Config) to ``state``
-    (training.load_generator's dict: step, wall_time, tensorflow, dataset provenance)."""
+    (training.load_generator's dict: step, wall_time, tensorflow, dataset provenance). What the
+    module's signature means (z, image shape, output range, G's normalization) comes only from
+    ``spec``, the generator's ``export_spec()`` (training/architectures/interface.py)."""
     dataset = dict(state.get("dataset") or {"name": config.dataset})
     dataset.setdefault("split", "train")
     return {
@@ -30,11 +32,12 @@ def build(config, state, name, image_shape):
         "width": config.width,
         "loss": config.loss,
         "penalty": {"type": config.penalty, "lambda": config.penalty_lambda},
-        "normalization": {"generator": "batch_norm", "discriminator": config.d_norm},
-        "z_dim": config.z_dim,
-        "z_distribution": {"name": "uniform", "low": -1.0, "high": 1.0},
-        "image_shape": list(image_shape),
-        "output_range": [0.0, 1.0],
+        "normalization": {"generator": spec.normalization, "discriminator": config.d_norm},
+        "z_dim": spec.z_dim,
+        "z_distribution": dict(spec.z_distribution),
+        "image_shape": list(spec.image_shape),
+        "output_range": list(spec.output_range),
+        "output_activation": spec.output_activation,
         "signature": {"key": settings.SIGNATURE_KEY, "input": settings.INPUT_KEY,
                       "output": settings.OUTPUT_KEY, "batch_size": None},
         "dataset": dataset,

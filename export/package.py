@@ -58,7 +58,7 @@ def model_card(metadata):
         "",
     ]
     if metadata["scores"]:
-        from ganhub.metrics.evaluate import summarize_protocol
+        from ganhub.metrics.evaluation import summarize_protocol
         for metric, score in sorted(metadata["scores"].items()):
             if isinstance(score, dict):
                 std = f" ± {score['std']:.4g}" if "std" in score else ""

@@ -55,9 +55,17 @@ def write_savedmodel(generator, metadata, out_dir, overwrite=False):
         meta_dir.mkdir()
         meta_file = meta_dir / settings.METADATA_ASSET
         meta_file.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-        root, serve = _serving_root(generator, metadata["z_dim"], meta_file)
         module_dir = staging / "module"
-        tf.saved_model.save(root, str(module_dir), signatures={settings.SIGNATURE_KEY: serve})
+        # Traced as graphs even when the caller runs tf.functions eagerly (tests, debugging):
+        # saved that way, the variables' reads land in the module's main graph, which is not the
+        # SavedModel that every other export is and which the hub's op scan refuses.
+        eager = tf.config.functions_run_eagerly()
+        tf.config.run_functions_eagerly(False)
+        try:
+            root, serve = _serving_root(generator, metadata["z_dim"], meta_file)
+            tf.saved_model.save(root, str(module_dir), signatures={settings.SIGNATURE_KEY: serve})
+        finally:
+            tf.config.run_functions_eagerly(eager)
         try:
             if out_dir.exists():
                 os.replace(out_dir, old)

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from ganhub.errors import BadInputError
-from ganhub.metrics.evaluate import METRICS
+from ganhub.metrics.evaluation import METRICS
 
 
 def read_evaluation(evaluation):

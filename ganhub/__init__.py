@@ -23,7 +23,7 @@ def load(handle, *, offline=None, trust=False):
     refuses modules whose graphs read or write files or run code.
     """
     from ganhub.generator import from_path
-    from ganhub.hub.resolve import resolve
+    from ganhub.hub.resolver import resolve
 
     resolved = resolve(handle, offline=offline, trust=trust)
     return from_path(resolved.path, entry=resolved.entry)
@@ -43,8 +43,8 @@ def info(name):
 
 def evaluate(generator_or_handle, reference=None, **kwargs):
     """Scores of a generator against reference statistics (metrics, num_samples, seed, extractor,
-    resize, ...): see ganhub.metrics.evaluate.evaluate, which this calls."""
-    from ganhub.metrics.evaluate import evaluate as _evaluate
+    resize, ...): see ganhub.metrics.evaluation.evaluate, which this calls."""
+    from ganhub.metrics.evaluation import evaluate as _evaluate
     return _evaluate(generator_or_handle, reference=reference, **kwargs)
 
 

@@ -81,7 +81,7 @@ def _json_safe(value):
 
 
 def cmd_evaluate(args):
-    from ganhub.metrics.evaluate import evaluate, protocol_differences
+    from ganhub.metrics.evaluation import evaluate, protocol_differences
     from ganhub.metrics.extractors import load_extractor
 
     from ganhub import load
@@ -125,7 +125,7 @@ def cmd_evaluate(args):
 
 
 def cmd_stats(args):
-    from ganhub.metrics.evaluate import reference_from_data
+    from ganhub.metrics.evaluation import reference_from_data
     from ganhub.metrics.extractors import load_extractor
 
     if args.download_weights:

@@ -157,7 +157,7 @@ def cmd_info(args):
                     "in this copy of ganhub") if integrity == "packaged" else "no")))
     for key, score in (entry.get("scores") or {}).items():
         if isinstance(score, dict):
-            from ganhub.metrics.evaluate import summarize_protocol
+            from ganhub.metrics.evaluation import summarize_protocol
             value = score.get("value")
             value = f"{value:.6g}" if isinstance(value, (int, float)) else str(value)
             if isinstance(score.get("std"), (int, float)):
@@ -174,7 +174,7 @@ def cmd_info(args):
 
 
 def cmd_download(args):
-    from ganhub.hub.resolve import resolve
+    from ganhub.hub.resolver import resolve
     for name in args.names:
         # trust=True: downloading runs nothing; the op scan happens when the module is loaded.
         got = resolve(name, trust=True)
@@ -215,7 +215,7 @@ def _shas_for(name):
         sha = _cached_sha(entry)
         return [sha] if sha else []
     if catalog.is_url(name):
-        from ganhub.hub.resolve import split_sha256_fragment
+        from ganhub.hub.resolver import split_sha256_fragment
         url, sha = split_sha256_fragment(name)
         sha = sha or cache.lookup_ref(url)
         return [sha] if sha and cache.entry_dir(sha).exists() else []

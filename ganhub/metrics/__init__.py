@@ -18,8 +18,8 @@ def load_extractor(name_or_handle=None):
 
 
 def evaluate(*args, **kwargs):
-    """See ganhub.metrics.evaluate.evaluate."""
-    from ganhub.metrics.evaluate import evaluate as _evaluate
+    """See ganhub.metrics.evaluation.evaluate."""
+    from ganhub.metrics.evaluation import evaluate as _evaluate
     return _evaluate(*args, **kwargs)
 
 

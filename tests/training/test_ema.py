@@ -4,9 +4,9 @@ import pytest
 import tensorflow as tf
 
 from ganhub.errors import ConfigError
-from training import Config, data, ema, load_generator
-from training.layers import BatchNorm
-from training.loop import Trainer
+from ganhub.training import Config, data, ema, load_generator
+from ganhub.training.layers import BatchNorm
+from ganhub.training.loop import Trainer
 
 IMAGES = np.random.default_rng(1).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
 
@@ -147,13 +147,13 @@ def test_ema_weights_of_a_run_without_one_are_refused(tmp_path):
 
 
 def test_export_records_which_weights_it_wrote(tmp_path):
-    from export import export_module
+    from ganhub.export import export_module
     _train(tmp_path / "run")
     meta = export_module(tmp_path / "run", tmp_path / "out", archive=False)["metadata"]
     weights = meta["training"]["generator_weights"]
     assert weights["kind"] == "ema" and weights["decay"] == 0.75 and weights["start"] == 2
     assert meta["training"]["config"]["g_ema_decay"] == 0.75
-    from export.package import model_card
+    from ganhub.export.package import model_card
     assert ("- weights: exponential moving average of G (decay 0.75, from step 2); BN statistics "
             "recomputed for it (200 batches of 4)") in model_card(meta)
     raw = export_module(tmp_path / "run", tmp_path / "raw", archive=False, weights="raw")
@@ -164,10 +164,10 @@ def test_export_records_which_weights_it_wrote(tmp_path):
 def test_scores_of_the_raw_weights_are_refused_for_the_ema_export(tmp_path):
     from types import SimpleNamespace
 
-    from export import export_module
-    from export.scores import scores_from_evaluation
+    from ganhub.export import export_module
+    from ganhub.export.scores import scores_from_evaluation
     from ganhub.errors import BadInputError
-    from ganhub.metrics.evaluate import generator_identity
+    from ganhub.metrics.evaluation import generator_identity
     _train(tmp_path / "run")
     ema_meta = export_module(tmp_path / "run", tmp_path / "ema", archive=False)["metadata"]
     raw_meta = export_module(tmp_path / "run", tmp_path / "raw", archive=False,

@@ -2,16 +2,20 @@
 spectral_norm (compare_gan asserts exactly these three)."""
 import tensorflow as tf
 
-from training.architectures.sndcgan import scaled
-from training.layers import BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, lrelu
+from ganhub.training.architectures.sndcgan import scaled
+from ganhub.training.architectures.interface import ExportableGenerator
+from ganhub.training.layers import BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, lrelu
 
 
-class DCGANGenerator(Network):
+class DCGANGenerator(ExportableGenerator, Network):
     """z → linear (s/16)²·512, reshape, BN, ReLU → 3 × (deconv 5×5 s2, BN, ReLU) → deconv 5×5 s2 → C,
     0.5·tanh + 0.5. BN per channel, decay 0.9, epsilon 1e-5."""
 
+    OUTPUT_ACTIVATION = "0.5 * tanh + 0.5"
+
     def __init__(self, z_dim, resolution, channels, width=1.0, name="generator"):
         super().__init__(name=name)
+        self.z_dim, self.image_shape = z_dim, (resolution, resolution, channels)
         self.base = resolution // 16
         c = [scaled(n, width) for n in (512, 256, 128, 64)]
         self.c0 = c[0]

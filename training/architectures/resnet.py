@@ -9,8 +9,9 @@ import math
 
 import tensorflow as tf
 
-from training.architectures.sndcgan import scaled
-from training.layers import (BatchNorm, Conv2D, Dense, LayerNorm, Network, downsample, unpool)
+from ganhub.training.architectures.sndcgan import scaled
+from ganhub.training.architectures.interface import ExportableGenerator
+from ganhub.training.layers import (BatchNorm, Conv2D, Dense, LayerNorm, Network, downsample, unpool)
 
 D_NORMS = ("none", "batch_norm", "layer_norm", "spectral_norm", "weight_norm")
 
@@ -67,11 +68,12 @@ def up_blocks(resolution):
     return int(n)
 
 
-class ResNetGenerator(Network):
+class ResNetGenerator(ExportableGenerator, Network):
     """linear z → 4·4·c0 → blocks (BN always) → BN, ReLU, conv 3×3 → C, sigmoid."""
 
     def __init__(self, z_dim, resolution, channels, block_channels, width=1.0, name="generator"):
         super().__init__(name=name)
+        self.z_dim, self.image_shape = z_dim, (resolution, resolution, channels)
         ups = up_blocks(resolution)
         if ups > len(block_channels) - 1:
             raise ValueError(f"this generator has {len(block_channels) - 1} blocks and cannot reach "

@@ -1,22 +1,26 @@
 """SNDCGAN (spec §4.1): the DCGAN-like networks of the spectral-normalization paper."""
 import tensorflow as tf
 
-from training.layers import BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, lrelu
+from ganhub.training.architectures.interface import ExportableGenerator
+from ganhub.training.layers import BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, lrelu
 
 
 def scaled(channels, width):
     return max(1, int(round(channels * width)))
 
 
-class SNDCGANGenerator(Network):
+class SNDCGANGenerator(ExportableGenerator, Network):
     """z → linear (s/8)²·512, BN per unit, ReLU → 3 × (deconv 4×4 s2, BN, ReLU) → deconv 3×3 → C,
     tanh, (x+1)/2. BN epsilon 2e-5, decay 0.9."""
+
+    OUTPUT_ACTIVATION = "(tanh + 1) / 2"
 
     def __init__(self, z_dim, resolution, channels, width=1.0, name="generator"):
         super().__init__(name=name)
         if resolution % 8:
             raise ValueError(f"SNDCGAN needs a resolution divisible by 8, got {resolution}")
         self.z_dim, self.resolution, self.channels = z_dim, resolution, channels
+        self.image_shape = (resolution, resolution, channels)
         self.base = resolution // 8
         c = [scaled(n, width) for n in (512, 256, 128, 64)]
         self.c0 = c[0]

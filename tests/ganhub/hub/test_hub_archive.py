@@ -7,7 +7,7 @@ import pytest
 
 from ganhub.errors import InvalidModuleError
 from ganhub.hub import archive
-from ganhub.hub.resolve import resolve
+from ganhub.hub.resolver import resolve
 
 
 def _tar(path, members):

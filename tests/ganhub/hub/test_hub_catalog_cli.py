@@ -93,7 +93,7 @@ def test_extra_catalog_by_path_with_relative_handle(cache, modules, tmp_path, mo
          "size": modules["tiny_tgz"].stat().st_size, "integrity": "pinned", "dataset": "synthetic"},
         {"name": "default", "handle": "elsewhere", "integrity": "unverified"}])
     monkeypatch.setenv("GANHUB_CATALOGS", str(path))
-    from ganhub.hub.resolve import resolve
+    from ganhub.hub.resolver import resolve
     got = resolve("lab/tiny")
     assert got.sha256 == modules["tiny_sha"] and got.entry["catalog"] == "extra"
     assert catalog.get_entry("default")["catalog"] == "builtin", "extras cannot replace a name"

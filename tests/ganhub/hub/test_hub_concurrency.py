@@ -13,9 +13,9 @@ from conftest import subprocess_env
 from ganhub.errors import DownloadError, OfflineError
 from ganhub.hub import cache as hub_cache
 from ganhub.hub.lock import FileLock
-from ganhub.hub.resolve import resolve
+from ganhub.hub.resolver import resolve
 
-RESOLVE = ("import json, sys; from ganhub.hub.resolve import resolve; "
+RESOLVE = ("import json, sys; from ganhub.hub.resolver import resolve; "
            "r = resolve(sys.argv[1], trust=True); "
            "print(json.dumps({'path': str(r.path), 'source': r.source, 'sha256': r.sha256}))")
 

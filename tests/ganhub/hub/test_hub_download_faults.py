@@ -3,7 +3,7 @@ import pytest
 
 from ganhub.errors import DownloadError
 from ganhub.hub import cache as hub_cache
-from ganhub.hub.resolve import resolve
+from ganhub.hub.resolver import resolve
 
 PATH = "/models/tiny.tar.gz"
 

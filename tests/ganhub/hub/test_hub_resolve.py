@@ -7,7 +7,7 @@ import pytest
 from ganhub import settings
 from ganhub.errors import DownloadError, InvalidModuleError, UnknownModelError
 from ganhub.hub import cache as hub_cache
-from ganhub.hub.resolve import download_url, resolve, split_sha256_fragment
+from ganhub.hub.resolver import download_url, resolve, split_sha256_fragment
 
 
 def _sample(path, n=3):

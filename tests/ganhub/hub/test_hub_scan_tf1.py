@@ -5,7 +5,7 @@ import pytest
 from ganhub.errors import UntrustedModuleError
 from ganhub.hub import cache as hub_cache
 from ganhub.hub import scan
-from ganhub.hub.resolve import resolve
+from ganhub.hub.resolver import resolve
 
 SENTINEL = "/tmp/ganhub-test-should-never-exist"
 

@@ -10,7 +10,7 @@ import requests
 
 from ganhub import catalog
 from ganhub.hub import cache as hub_cache
-from ganhub.hub.resolve import resolve
+from ganhub.hub.resolver import resolve
 from ganhub.hub.serve import Hub
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

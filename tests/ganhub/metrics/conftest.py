@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from _standin import StandInGenerator
+from _standin import StandInGenerator, write_tiny_extractor
 
 
 @pytest.fixture(autouse=True)
@@ -15,26 +15,7 @@ def _isolated_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_extractor_dir(tmp_path_factory):
     """A SavedModel mapping [N, 16, 16, 3] in [-1, 1) to 6 features and 5 logits."""
-    import tensorflow as tf
-
-    rng = np.random.default_rng(0)
-
-    class Tiny(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.kernel = tf.Variable(rng.normal(size=(3, 3, 3, 6)).astype(np.float32))
-            self.head = tf.Variable(rng.normal(size=(6, 5)).astype(np.float32))
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 16, 16, 3], tf.float32)])
-        def serve(self, images):
-            h = tf.nn.relu(tf.nn.conv2d(images, self.kernel, 2, "SAME"))
-            pool = tf.reduce_mean(h, axis=[1, 2])
-            return {"pool_3": pool, "logits": tf.matmul(pool, self.head)}
-
-    path = tmp_path_factory.mktemp("tiny_extractor") / "model"
-    module = Tiny()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
-    return path
+    return write_tiny_extractor(tmp_path_factory.mktemp("tiny_extractor") / "model")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import ganhub
 from ganhub.cli import main
 from ganhub.metrics import MetricInputError, ReferenceStats, load_extractor
 from ganhub.metrics.data import DataSourceError, load_images
-from ganhub.metrics.evaluate import (compute_reference, evaluate, features_of_images,
+from ganhub.metrics.evaluation import (compute_reference, evaluate, features_of_images,
                                      reference_from_data, resolve_reference)
 from ganhub.metrics.stats import ReferenceFileError
 

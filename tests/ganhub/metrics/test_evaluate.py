@@ -9,7 +9,7 @@ from ganhub.cli import main
 from ganhub.errors import ProtocolMismatchError
 from ganhub.metrics import (MetricInputError, ReferenceStats, frechet_distance, inception_score,
                             kernel_inception_distance, load_extractor)
-from ganhub.metrics.evaluate import compute_reference, evaluate
+from ganhub.metrics.evaluation import compute_reference, evaluate
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_fewer_samples_than_dimensions_warns_not_crashes(tiny_extractor_dir, sta
 
 def test_reference_from_fashion_mnist_style_idx_and_cache(tiny_extractor_dir, tmp_path, monkeypatch):
     import gzip
-    from ganhub.metrics.evaluate import reference_from_data
+    from ganhub.metrics.evaluation import reference_from_data
     images = np.random.default_rng(2).integers(0, 256, size=(30, 28, 28), dtype=np.uint8)
     header = np.array([2051, 30, 28, 28], dtype=">u4").tobytes()
     (tmp_path / "fm").mkdir()
@@ -166,7 +166,7 @@ def test_reference_of_other_image_shape_warns(tiny_extractor_dir, real_images):
 
 
 def test_protocol_differences_name_each_field_that_changes_a_score():
-    from ganhub.metrics.evaluate import protocol_differences
+    from ganhub.metrics.evaluation import protocol_differences
     run = {"num_samples": 10000, "seed": 0, "extractor_id": "fid_inception_offline", "resize": "legacy",
            "reference": {"dataset": "fashion_mnist_32", "split": "test", "num_samples": 10000}}
     assert protocol_differences(run, dict(run, seed=5)) == []  # the latent seed is not a protocol change
@@ -182,7 +182,7 @@ def test_protocol_differences_name_each_field_that_changes_a_score():
 
 
 def test_summarize_protocol():
-    from ganhub.metrics.evaluate import summarize_protocol
+    from ganhub.metrics.evaluation import summarize_protocol
     protocol = {"num_samples": 10000, "seed": 0, "extractor_id": "fid_inception_offline",
                 "extractor_sha256": "7ff4a85c3a6378f0dfc8", "resize": "legacy", "kid_blocks": 10,
                 "reference": {"dataset": "fashion_mnist_32", "split": "test", "num_samples": 10000}}

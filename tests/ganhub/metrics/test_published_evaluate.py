@@ -17,7 +17,7 @@ from ganhub import catalog
 from ganhub.cli import main
 from ganhub.generator import Generator
 from ganhub.metrics import frechet_distance, kernel_inception_distance, load_extractor
-from ganhub.metrics.evaluate import compute_reference
+from ganhub.metrics.evaluation import compute_reference
 
 HUB_CONFTEST = Path(__file__).resolve().parents[1] / "hub" / "conftest.py"
 NAME = "lab/tiny_compare_gan"
