@@ -1,6 +1,6 @@
 """Hub client: resolve handles to local modules, with a verified download cache, and serve a hub.
 
-``resolve(handle, offline=None, trust=False)`` is the entry point ((see resolver.py)). Nothing here
+``resolve(handle, offline=None, trust=False)`` is the entry point (see resolver.py). Nothing here
 imports TensorFlow at import time.
 """
 
