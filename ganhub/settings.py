@@ -14,9 +14,14 @@ OUTPUT_KEY = "images"
 METADATA_SCHEMA_VERSION = 1
 
 # Sampling defaults (API and CLI).
+SAMPLE_COUNT = 64                       # `ganhub sample` without -n
 SAMPLE_BATCH_SIZE = 64
 SAMPLE_SEED = 0
 GRID_PADDING = 2
+# A grid is built in memory (float32 outputs, uint8 images, the grid): refuse one needing more
+# than this; --out-dir streams any number of images one batch at a time.
+GRID_MAX_BYTES = 2 * 2**30
+SERVE_SAMPLE_COUNT = 16                 # images in a `ganhub serve` sample grid
 
 
 def _truthy(value):
@@ -57,12 +62,32 @@ def fashion_mnist_dir():
     return Path(os.environ.get("GANHUB_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 
 
+def mnist_dir():
+    """GANHUB_MNIST_DIR: the MNIST IDX files (train-images-idx3-ubyte.gz, t10k-...)."""
+    return Path(os.environ.get("GANHUB_MNIST_DIR", "/usr/share/datasets/mnist"))
+
+
+def cifar10_dir():
+    """GANHUB_CIFAR10_DIR: CIFAR-10's python-pickle batches (cifar-10-batches-py), else the working
+    directory; without them CIFAR-10 comes from tensorflow-datasets."""
+    return Path(os.environ.get("GANHUB_CIFAR10_DIR", "."))
+
+
 # Hub client (ganhub/hub): HTTP, cache locking and archive limits.
 def _env_float(name, default):
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
+    """A non-negative number from the environment; a malformed value is an error, not the default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
         return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        from ganhub.errors import ConfigError
+        raise ConfigError(f"environment variable {name}={raw!r} is not a non-negative number; "
+                          f"set a number (default {default:g}) or unset it")
+    return value
 
 
 def http_connect_timeout():
