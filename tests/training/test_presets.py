@@ -29,7 +29,6 @@ def test_presets_reproduce_the_published_lines():
     assert (line.d_norm, line.penalty, line.penalty_lambda, line.disc_iters, line.beta2,
             line.learning_rate, line.steps, line.resolution) == (
         "layer_norm", "dragan", 1.0, 5, 0.9, 1e-4, 200_000, 128)
-    assert get_preset("sndcgan_cifar10_sn").to_dict() == get_preset("sndcgan_cifar10_sn").to_dict()
     assert get_preset("sndcgan_lsun_bedroom_none").seed == 23
     assert get_preset("resnet_cifar_cifar10_sn_gp").disc_iters == 5
     assert PRESETS["compare_gan_model_9"] == PRESETS["resnet19_celebahq128_ln_dragan"]
@@ -63,3 +62,34 @@ def test_cli_layers_config_file_over_preset_and_checks_the_result(tmp_path, caps
     assert "d_norm='layer_norm' is not supported by architecture='sndcgan'" in capsys.readouterr().err
     assert main(["train", "--model-dir", str(tmp_path / "r")]) == 1
     assert "give a CONFIG.json, a --preset NAME, or both" in capsys.readouterr().err
+
+
+CATALOG_DATASET = {"cifar10": "cifar10", "celeba_hq_128": "celebahq128", "lsun_bedroom_128": "lsun_bedroom"}
+CATALOG_NORM = {"none": "none", "spectral_norm": "spectral_norm", "layer_norm": "layer_norm",
+                "batch_norm": "batch_norm"}
+
+
+def test_published_presets_match_the_published_modules():
+    """Each compare_gan_model_<k> preset trains what the published module <k> was trained with,
+    as the compare_gan catalog (built from the published modules' descriptions) records it."""
+    import json
+    from ganhub import settings
+    catalog = json.loads((settings.BUILTIN_CATALOG_DIR / "compare_gan.json").read_text())
+    published = {re.search(r"model_(\d+)_", e["name"]).group(1): e for e in catalog["models"]}
+    aliases = {n.rsplit("_", 1)[1]: n for n in PRESETS if n.startswith("compare_gan_model_")}
+    assert aliases and set(aliases) <= set(published)
+    for k, name in aliases.items():
+        entry, c = published[k], get_preset(name)
+        penalty = entry["penalty"]
+        assert (c.architecture, c.dataset, c.loss, c.d_norm, c.penalty) == (
+            entry["architecture"], CATALOG_DATASET[entry["dataset"]], entry["loss"],
+            CATALOG_NORM[entry["normalization"]], penalty["type"]), name
+        if penalty["type"] != "none":
+            assert c.penalty_lambda == pytest.approx(penalty["lambda"], abs=5e-4), name
+        training = entry["training"]
+        # The published descriptions round betas to 3 decimals (beta1 0.375 for the study's 0.3753).
+        assert (c.beta1, c.beta2) == pytest.approx((training["beta1"], training["beta2"]),
+                                                   abs=5e-4), name
+        assert c.learning_rate == pytest.approx(training["learning_rate"], rel=1e-3), name
+        assert c.disc_iters == training["disc_iters"], name
+        assert (c.z_dim, c.batch_size) == (entry["z"]["dim"], entry["z"]["batch_size"])
