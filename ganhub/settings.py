@@ -120,6 +120,17 @@ def max_extract_bytes():
     return int(_env_float("GANHUB_MAX_EXTRACT_BYTES", 16 * 2**30))
 
 
+def download_timeout():
+    """GANHUB_DOWNLOAD_TIMEOUT seconds one download may take in all, retries included (default 3600)."""
+    return _env_float("GANHUB_DOWNLOAD_TIMEOUT", 3600)
+
+
+def max_download_bytes():
+    """GANHUB_MAX_DOWNLOAD: stop a download (or catalog fetch) once it exceeds this many bytes
+    (default 8 GiB; a pinned size is the tighter bound when a catalog gives one)."""
+    return int(_env_float("GANHUB_MAX_DOWNLOAD", 8 * 2**30))
+
+
 # --- Evaluation (ganhub.metrics, `ganhub evaluate`, `ganhub stats`) -------------------------------
 # Default extractor: the offline TF2 port works without internet; "tfgan_inception" is TF-GAN's
 # module on TF Hub (also gives logits for the Inception Score).

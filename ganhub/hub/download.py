@@ -2,8 +2,10 @@
 
 A download goes to a process-unique ``<key>.<host>.<pid>.<rand>.part`` file. After a dropped
 connection it resumes with ``Range``; a partial file left by a dead process is adopted (renamed to
-our own name) and resumed too. Connection errors, timeouts and 5xx are retried with exponential
-backoff; other 4xx fail at once. Proxies come from the usual environment variables (requests'
+our own name) and resumed too. Connection errors, timeouts, short bodies and 5xx are retried with
+exponential backoff, at most GANHUB_HTTP_RETRIES times in all, within GANHUB_DOWNLOAD_TIMEOUT
+seconds in all; other 4xx fail at once. Bytes are bounded by the pinned size or
+GANHUB_MAX_DOWNLOAD. Proxies come from the usual environment variables (requests'
 ``trust_env``). Size and sha256 are checked before the file is handed back.
 """
 import hashlib
@@ -90,44 +92,105 @@ def _hash_prefix(path):
     return archive.sha256_hasher(path, CHUNK)
 
 
-def _sleep_backoff(attempt):
-    delay = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** attempt))
-    time.sleep(delay * (0.75 + 0.5 * random.random()))
+def _sleep_backoff(attempt, deadline):
+    """Sleep before the next attempt (exponential, jittered), never past ``deadline``."""
+    delay = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** attempt)) * (0.75 + 0.5 * random.random())
+    time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+
+
+class _TooBig(DownloadError):
+    """More bytes than the pinned size or GANHUB_MAX_DOWNLOAD."""
+
+
+class _Budget:
+    """What one download may spend: attempts that did not finish, total time, bytes."""
+
+    def __init__(self, url, expected_size):
+        self.url = url
+        self.retries = settings.http_retries()
+        self.timeout = settings.download_timeout()
+        self.deadline = time.monotonic() + self.timeout
+        self.max_bytes = settings.max_download_bytes()
+        self.expected_size = expected_size
+        self.failures = 0
+
+    def failed(self, reason):
+        """Count an attempt that did not finish; raise when none are left, else back off."""
+        self.failures += 1
+        if self.failures > self.retries:
+            raise DownloadError(f"giving up on {self.url} after {self.failures} attempts: {reason} "
+                                f"(no attempt finished; GANHUB_HTTP_RETRIES={self.retries})")
+        self.check_time()
+        _sleep_backoff(self.failures - 1, self.deadline)
+        self.check_time()
+
+    def check_time(self):
+        if time.monotonic() >= self.deadline:
+            raise DownloadError(f"giving up on {self.url}: the download took longer than "
+                                f"{self.timeout:g} s (GANHUB_DOWNLOAD_TIMEOUT)")
+
+    def request_timeout(self):
+        """(connect, read) timeouts, never beyond the deadline."""
+        left = max(0.05, self.deadline - time.monotonic())
+        return (min(settings.http_connect_timeout(), left), min(settings.http_read_timeout(), left))
+
+    def check_size(self, size, what="the download"):
+        """Stop as soon as the bytes exceed the pinned size or GANHUB_MAX_DOWNLOAD."""
+        if self.expected_size is not None and size > self.expected_size:
+            raise _TooBig(f"{self.url}: {what} is over {self.expected_size} bytes, the size the "
+                                f"catalog pins; stopped and discarded it")
+        if size > self.max_bytes:
+            raise _TooBig(f"{self.url}: {what} is over {self.max_bytes} bytes "
+                                f"(GANHUB_MAX_DOWNLOAD); stopped and discarded it")
 
 
 def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, heartbeat=None,
           offline=False, label=None):
-    """Download ``url`` into ``downloads``; return (path, sha256, size). The caller owns the file."""
+    """Download ``url`` into ``downloads``; return (path, sha256, size). The caller owns the file.
+
+    Every attempt that does not finish counts against GANHUB_HTTP_RETRIES and is followed by a
+    backoff (a server that always drops half way ends too); the whole download is bounded by
+    GANHUB_DOWNLOAD_TIMEOUT (a trickling server ends too) and its bytes by the pinned size or
+    GANHUB_MAX_DOWNLOAD, checked while the body arrives. The body is read raw, as sent
+    (``Accept-Encoding: identity``; no transparent decoding of a ``Content-Encoding``).
+    """
     if offline:
         raise OfflineError(f"offline mode is on: not downloading {url}")
     import requests  # imported here: `ganhub list` and `ganhub cache` must stay fast
     import urllib3
 
-    downloads = Path(downloads)
-    downloads.mkdir(parents=True, exist_ok=True)
-    mine = downloads / f"{key}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
-    _adopt_partial(downloads, key, mine)
-    mine.touch(exist_ok=True)
+    from ganhub.hub.cache import storage_error
 
-    timeout = (settings.http_connect_timeout(), settings.http_read_timeout())
-    retries = settings.http_retries()
+    downloads = Path(downloads)
+    mine = downloads / f"{key}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+    try:
+        downloads.mkdir(parents=True, exist_ok=True)
+        _adopt_partial(downloads, key, mine)
+        mine.touch(exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, downloads) from None
+
+    budget = _Budget(url, expected_size)
     session = requests.Session()
     session.headers["User-Agent"] = _user_agent()
+    session.headers["Accept-Encoding"] = "identity"
     restarted_after_mismatch = False
-    failures = 0
-    last_error = None
     progress = None
     try:
         while True:
+            budget.check_time()
             offset = mine.stat().st_size
+            if offset and expected_size is not None and offset > expected_size:
+                mine.write_bytes(b"")  # an adopted partial longer than the file: junk
+                offset = 0
             digest = _hash_prefix(mine) if offset else hashlib.sha256()
             sink = None
             resumed = offset > 0
             headers = {"Range": f"bytes={offset}-"} if offset else {}
             total = None
             try:
-                with session.get(url, headers=headers, stream=True, timeout=timeout,
-                                 allow_redirects=True) as response:
+                with session.get(url, headers=headers, stream=True,
+                                 timeout=budget.request_timeout(), allow_redirects=True) as response:
                     status = response.status_code
                     if status == 416 and offset:
                         # Server says our partial is already the whole file (or junk): check it.
@@ -152,48 +215,42 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
                         if expected_size is not None and total is not None and total != expected_size:
                             raise DownloadError(
                                 f"{url} is {total} bytes, the catalog expects {expected_size}")
+                        if total is not None:
+                            budget.check_size(total, "the file the server announces")
                         progress = _progress(progress, total or expected_size, offset, label or url)
                         mode = "ab" if offset else "wb"
                         sink = _Sink(open(mine, mode), digest)
                         for block in _blocks(response):
+                            budget.check_size(offset + len(block))
                             sink.put(block)
                             offset += len(block)
-                            failures = 0
                             if progress is not None:
                                 progress.update(len(block))
                             if heartbeat is not None:
                                 heartbeat()
+                            budget.check_time()
             except _Retryable as exc:
-                last_error = exc
                 if exc.truncate:
                     mine.write_bytes(b"")
-                failures += 1
-                if failures > retries:
-                    raise DownloadError(f"giving up on {url} after {failures} attempts: {exc}") from None
-                _sleep_backoff(failures - 1)
+                budget.failed(str(exc))
                 continue
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError,
                     urllib3.exceptions.HTTPError) as exc:
-                last_error = exc
-                failures += 1
-                if failures > retries:
-                    raise DownloadError(
-                        f"giving up on {url} after {failures} attempts: {_short(exc)}") from None
-                _sleep_backoff(failures - 1)
+                budget.failed(_short(exc))
                 continue
             except requests.RequestException as exc:
                 raise DownloadError(f"cannot download {url}: {_short(exc)}") from None
+            except _TooBig:
+                mine.write_bytes(b"")  # these bytes are not the file
+                raise
             finally:
                 if sink is not None:
                     sink.close()  # every received byte is on disk and hashed after this
             size = mine.stat().st_size
             if total is not None and size != total:
-                last_error = f"got {size} of {total} bytes"
-                failures += 1
-                if failures > retries:
-                    raise DownloadError(f"giving up on {url}: {last_error}")
+                budget.failed(f"got {size} of {total} bytes")
                 continue
             sha = digest.hexdigest() if status != 416 else _hash_prefix(mine).hexdigest()
             problem = None
@@ -202,24 +259,24 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
             elif expected_sha256 is not None and sha != expected_sha256.lower():
                 problem = f"sha256 {sha}, expected {expected_sha256.lower()}"
             if problem:
-                mine.unlink()
-                mine.touch()
+                mine.write_bytes(b"")
                 if resumed and not restarted_after_mismatch:
                     # The resumed prefix may be what is wrong: one clean retry.
                     restarted_after_mismatch = True
+                    budget.failed(problem)
                     continue
                 raise DownloadError(f"downloaded {url} but it does not match: {problem}; "
                                     f"the file was discarded")
             return mine, sha, size
-    except BaseException:
+    except OSError as exc:
+        raise storage_error(exc, downloads) from None
+    finally:
         # Keep partial bytes for resume, unless they are empty or known to be bad.
         try:
             if mine.exists() and mine.stat().st_size == 0:
                 mine.unlink()
         except OSError:
             pass
-        raise
-    finally:
         if progress is not None:
             progress.close()
         session.close()
@@ -253,7 +310,11 @@ class _Sink:
             self._file.write(block)
         except OSError as exc:
             self._error = exc
-            raise DownloadError(f"cannot write the download to {self._file.name}: {exc}") from None
+            from ganhub.hub.cache import storage_error
+            error = storage_error(exc, Path(self._file.name).parent)
+            if error is exc:
+                raise DownloadError(f"cannot write the download to {self._file.name}: {exc}") from None
+            raise error from None
         self._queue.put(block)
 
     def close(self):
@@ -270,7 +331,7 @@ def _blocks(response):
     connection (iter_content would lose the last partial block), so the resume point is exact."""
     raw = response.raw
     while True:
-        block = raw.read1(CHUNK, decode_content=True)
+        block = raw.read1(CHUNK, decode_content=False)  # the bytes as sent: no gzip bomb, exact sizes
         if not block:
             return
         yield block

@@ -139,13 +139,19 @@ class FaultyFiles:
     ``files[path] = bytes``; ``faults[path]`` is a list of behaviours consumed one per request
     (then "ok"): "ok", "drop_half" (send Content-Length, then half the bytes, then close), "wrong"
     (same length, different bytes), "500", "slow" (``slow_delay`` per ``step`` bytes), "ignore_range"
-    (answer a Range request with 200 and the whole file). ``redirects[path] = target``.
+    (answer a Range request with 200 and the whole file), "ignore_range_drop_half" (both: a proxy
+    with a size limit that ignores Range), "long_length" (announce more bytes than are sent, ignoring Range),
+    "no_length" (no Content-Length: the body ends when the connection closes), "trickle" (one
+    byte per ``slow_delay``). ``redirects[path] = target``; ``headers[path]`` are extra response
+    headers; ``accept_encoding`` records what each request asked for.
     """
 
     def __init__(self):
         self.files = {}
         self.faults = {}
         self.redirects = {}
+        self.headers = {}
+        self.accept_encoding = []
         self.requests = []
         self.slow_delay = 0.02
         self.step = 16384
@@ -173,6 +179,7 @@ def _make_handler(state):
             rng = self.headers.get("Range")
             with state.lock:
                 state.requests.append((path, rng))
+                state.accept_encoding.append(self.headers.get("Accept-Encoding"))
             if path in state.redirects:
                 self.send_response(302)
                 self.send_header("Location", state.redirects[path])
@@ -194,7 +201,7 @@ def _make_handler(state):
             if fault == "wrong":
                 data = bytes(b ^ 0xFF for b in data)
             start = 0
-            if rng and fault != "ignore_range":
+            if rng and fault not in ("ignore_range", "ignore_range_drop_half", "long_length"):
                 start = int(rng.split("=")[1].split("-")[0])
                 if start >= len(data):
                     self.send_response(416)
@@ -207,10 +214,35 @@ def _make_handler(state):
             else:
                 self.send_response(200)
             body = data[start:]
-            self.send_header("Content-Length", str(len(body)))
+            if fault == "long_length":
+                self.send_header("Content-Length", str(len(body) + 1000))
+            elif fault == "no_length":
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(len(body)))
             self.send_header("Content-Type", "application/gzip")
+            for key, value in state.headers.get(path, {}).items():
+                self.send_header(key, value)
             self.end_headers()
-            if fault == "drop_half":
+            if fault == "trickle":
+                for i in range(len(body)):
+                    try:
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        return
+                    time.sleep(state.slow_delay)
+                return
+            if fault in ("long_length", "no_length"):
+                try:
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if fault in ("drop_half", "ignore_range_drop_half"):
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
                 self.close_connection = True
