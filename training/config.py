@@ -4,11 +4,14 @@ import json
 from pathlib import Path
 
 from ganhub.errors import ConfigError
+from ganhub.training.losses import LOSSES
+from ganhub.training.penalties import PENALTIES
 
+# Losses and penalties are declared once, in their modules (imported without TensorFlow).
 CHOICES = {
     "architecture": ("sndcgan", "dcgan", "resnet19", "resnet_cifar"),
-    "loss": ("ns", "mm", "ls", "wgan", "hinge"),
-    "penalty": ("none", "wgan_gp", "dragan", "l2"),
+    "loss": tuple(LOSSES),
+    "penalty": tuple(PENALTIES),
     "d_norm": ("none", "batch_norm", "layer_norm", "spectral_norm", "weight_norm"),
     "lr_decay": ("none", "linear"),
 }
@@ -27,10 +30,11 @@ CONFIG_FILE = "config.json"
 
 def resolution_error(architecture, resolution):
     """Why ``resolution`` does not fit ``architecture`` (None when it does)."""
-    if architecture == "sndcgan" and resolution % 8:
-        return "sndcgan needs a resolution divisible by 8 (the study used 32 and 128)"
-    if architecture == "dcgan" and resolution % 16:
-        return "dcgan needs a resolution divisible by 16 (the study used 32)"
+    # any size, with compare_gan's ceil sizing (28 → 14 → 7 → 4 → 2)
+    if architecture == "sndcgan" and resolution < 8:
+        return "sndcgan needs a resolution of at least 8 (the study used 28, 32 and 128)"
+    if architecture == "dcgan" and resolution < 16:
+        return "dcgan needs a resolution of at least 16 (the study used 28 and 32)"
     if architecture in ("resnet19", "resnet_cifar"):
         # log2(s/4) "up" blocks out of 5 (resnet19) or 3 (resnet_cifar); spec §4.4
         valid = (8, 16, 32, 64, 128) if architecture == "resnet19" else (8, 16, 32)

@@ -1,10 +1,13 @@
 """GAN losses as pure functions of discriminator logits (spec §1).
 
 Each loss has ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``; logits are [batch].
+``LOSSES`` is the one declaration of the losses: the config's choices, the CLI's and the study's
+derive from it, so adding a loss means adding its functions and its row here.
 """
 import collections
 
-import tensorflow as tf
+from ganhub.errors import ConfigError
+from ganhub.training.lazy_tf import tf
 
 Loss = collections.namedtuple("Loss", ["d_loss", "g_loss"])
 
@@ -61,4 +64,4 @@ def get_loss(name):
     try:
         return LOSSES[name]
     except KeyError:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None
+        raise ConfigError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None

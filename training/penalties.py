@@ -4,8 +4,15 @@
 penalty are drawn by ``draw_noise`` from a stateless seed (shape [2] int) for the *global* batch, so
 a step's penalty is reproducible, a resumed run matches an uninterrupted one, and under a
 tf.distribute strategy each replica takes its slice of the same draw.
+
+``PENALTIES`` is the one declaration of the penalties (how each draws its noise and computes its
+value): the config's choices, the CLI's and the study's derive from it, so adding a penalty means
+adding its functions and its row here.
 """
-import tensorflow as tf
+import collections
+
+from ganhub.errors import ConfigError
+from ganhub.training.lazy_tf import tf
 
 SLOPE_EPSILON = 1e-4
 
@@ -18,16 +25,6 @@ def gradient_slope_penalty(discriminator, x):
     grads = tape.gradient(logits, x)
     slope = tf.sqrt(SLOPE_EPSILON + tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
     return tf.reduce_mean(tf.square(slope - 1.0))
-
-
-def draw_noise(name, real_shape, seed):
-    """The penalty's random numbers for a batch of shape ``real_shape``: α ~ U[0, 1) of shape
-    [batch, 1, 1, 1] for wgan_gp, U[0, 1) of the batch's shape for dragan, a dummy otherwise."""
-    if name == "wgan_gp":
-        return tf.random.stateless_uniform([real_shape[0], 1, 1, 1], seed)
-    if name == "dragan":
-        return tf.random.stateless_uniform(real_shape, seed)
-    return tf.zeros([real_shape[0]])
 
 
 def wgan_gp_points(real, fake, alpha):
@@ -60,17 +57,46 @@ def l2_penalty(kernels):
     return tf.add_n([tf.nn.l2_loss(w) for w in kernels]) / len(kernels)
 
 
-PENALTIES = ("none", "wgan_gp", "dragan", "l2")
+def _no_noise(real_shape, seed):
+    return tf.zeros([real_shape[0]])
+
+
+def _alpha_noise(real_shape, seed):
+    """α ~ U[0, 1), one per example: [batch, 1, 1, 1]."""
+    return tf.random.stateless_uniform([real_shape[0], 1, 1, 1], seed)
+
+
+def _pixel_noise(real_shape, seed):
+    """U[0, 1) of the batch's shape."""
+    return tf.random.stateless_uniform(real_shape, seed)
+
+
+# compute(discriminator_fn, discriminator, real, fake, noise) -> scalar penalty of one D step
+Penalty = collections.namedtuple("Penalty", ["draw_noise", "compute"])
+
+PENALTIES = {
+    "none": Penalty(_no_noise, lambda d_fn, d, real, fake, noise: tf.constant(0.0)),
+    "wgan_gp": Penalty(_alpha_noise,
+                       lambda d_fn, d, real, fake, noise: wgan_gp_penalty(d_fn, real, fake, noise)),
+    "dragan": Penalty(_pixel_noise,
+                      lambda d_fn, d, real, fake, noise: dragan_penalty(d_fn, real, noise)),
+    "l2": Penalty(_no_noise,
+                  lambda d_fn, d, real, fake, noise: l2_penalty(discriminator_kernels(d))),
+}
+
+
+def get_penalty(name):
+    try:
+        return PENALTIES[name]
+    except KeyError:
+        raise ConfigError(f"unknown penalty {name!r}; choose one of {', '.join(PENALTIES)}") from None
+
+
+def draw_noise(name, real_shape, seed):
+    """The penalty's random numbers for a batch of shape ``real_shape`` from a stateless ``seed``."""
+    return get_penalty(name).draw_noise(real_shape, seed)
 
 
 def compute(name, discriminator_fn, discriminator, real, fake, noise):
     """The penalty ``name`` for one D step (0 for 'none'); ``noise`` from ``draw_noise``."""
-    if name == "none":
-        return tf.constant(0.0)
-    if name == "wgan_gp":
-        return wgan_gp_penalty(discriminator_fn, real, fake, noise)
-    if name == "dragan":
-        return dragan_penalty(discriminator_fn, real, noise)
-    if name == "l2":
-        return l2_penalty(discriminator_kernels(discriminator))
-    raise ValueError(f"unknown penalty {name!r}; choose one of {', '.join(PENALTIES)}")
+    return get_penalty(name).compute(discriminator_fn, discriminator, real, fake, noise)
