@@ -4,10 +4,8 @@
     g = ganhub.load("default")            # catalog name, SavedModel dir, .tar.gz or URL
     images = g.sample(16, seed=0)         # uint8 [16, H, W, C]
 """
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+# A library import changes no process state (no environment variables, no global seeds): the
+# `ganhub` command quiets TensorFlow's C++ logging for itself (ganhub.cli).
 from ganhub.errors import (BadInputError, ConfigError, DownloadError, GanhubError,  # noqa: E402
                            InvalidModuleError, OfflineError, ProtocolMismatchError,
                            UnknownModelError, UntrustedModuleError)

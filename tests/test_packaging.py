@@ -61,3 +61,14 @@ def test_wheel_installs_only_ganhub(tmp_path):
     for data in ("ganhub/catalogs/builtin.json", "ganhub/models/default/saved_model.pb",
                  "ganhub/models/default/assets/ganhub.json"):
         assert data in names
+
+
+def test_importing_ganhub_changes_no_process_state():
+    """A library import sets no environment variable (TF_CPP_MIN_LOG_LEVEL was set for the whole
+    process) and imports no TensorFlow; building models does not reset the global TF seed."""
+    code = ("import os, sys; before = dict(os.environ); import ganhub, ganhub.training, "
+            "ganhub.training.config, ganhub.catalog; assert dict(os.environ) == before, "
+            "set(os.environ.items()) ^ set(before.items()); "
+            "assert 'tensorflow' not in sys.modules")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env)

@@ -1,7 +1,9 @@
 """The ``ganhub`` command: a thin argparse shell over the Python API.
 
 Each area registers its sub-commands from its own module (``register(subparsers)``), and every
-command function receives the parsed ``args`` and returns an exit code. Modules here must not import
+command function receives the parsed ``args`` and returns an exit code. A command may also set
+``check``: a function of ``args`` run before TensorFlow is imported, which validates arguments,
+output paths and model names and raises a GanhubError for bad ones. Modules here must not import
 TensorFlow at import time: ``ganhub list``, ``ganhub cache`` and ``ganhub serve --no-samples``
 answer without it.
 """
@@ -9,12 +11,14 @@ import argparse
 import importlib
 import sys
 
-from ganhub.errors import GanhubError
+from ganhub.errors import DownloadError, GanhubError
 
 # Order here is the order in `ganhub --help`.
 _COMMAND_MODULES = ("hub", "sample", "evaluate", "train")
 # Commands that answer without TensorFlow.
 _NO_TENSORFLOW = {"list", "info", "cache", "download"}
+_OFFLINE_HINT = ("Without a network: run `ganhub download NAME` once on a connected machine (it "
+                 "fills the cache), then pass --offline or set GANHUB_OFFLINE=1.")
 
 
 def _needs_tensorflow(args):
@@ -61,7 +65,9 @@ def _import_tensorflow_quietly():
     CUDA-probe lines there on every start, which bury a CLI's one-line answers. Python errors still
     surface (they are raised after stderr is restored). Set TF_CPP_MIN_LOG_LEVEL to see the lines."""
     import os
-    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") != "2":
+    # The command, not the library, quiets TensorFlow's C++ logging for its process.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != "2":
         return
     sys.stderr.flush()
     saved = os.dup(2)
@@ -82,9 +88,16 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
+        # Arguments are checked and names resolved before TensorFlow's 10-20 s import, so a typo
+        # is answered at once.
+        if getattr(args, "check", None):
+            args.check(args)
         if _needs_tensorflow(args):
             _import_tensorflow_quietly()
         return int(args.func(args) or 0)
+    except DownloadError as exc:
+        print(f"ganhub {args.command}: error: {exc}. {_OFFLINE_HINT}", file=sys.stderr)
+        return 1
     except GanhubError as exc:
         print(f"ganhub {args.command}: error: {exc}", file=sys.stderr)
         return 1
