@@ -167,6 +167,16 @@ class Generator:
         z = self.sample_latents(n, seed)
         return to_uint8(self(z, batch_size=batch_size))
 
+    def interpolate(self, z0, z1, steps, method=None, batch_size=settings.SAMPLE_BATCH_SIZE):
+        """A latent walk: images uint8 [steps, H, W, C] from z0 to z1, both included.
+
+        z0, z1: latents [z_dim] (or batches [n, z_dim], giving [n, steps, H, W, C]), or integer
+        seeds, seed s meaning the latent of ``sample(1, seed=s)``. method: 'slerp' (default for a
+        normal z) or 'lerp' (default for a uniform z). See ganhub.walks and ganhub.latent.
+        """
+        from ganhub.walks import interpolate
+        return interpolate(self, z0, z1, steps, method=method, batch_size=batch_size)
+
 
 def from_path(path, metadata=None, entry=None):
     """A Generator over the module directory ``path``."""
