@@ -59,10 +59,101 @@ def describe_weights(weights):
             f"batches of {bn.get('batch_size')})")
 
 
-def validate_entry(entry, where="catalog"):
-    name = entry.get("name")
+def check_name(name, where="catalog"):
+    """A model name must not read as a path or URL: no '/' or '~' at the start, no '.' or '..'
+    component, no scheme (no ':' at all), no backslash or control characters. Otherwise a catalog
+    entry could shadow ``load('/some/dir')`` or a URL."""
     if not isinstance(name, str) or not name:
         raise CatalogError(f"{where}: an entry has no name")
+    shown = repr(name[:80])
+    if len(name) > 200:
+        raise CatalogError(f"{where}: model name {shown}... is longer than 200 characters")
+    if name.startswith(("/", "~")) or ":" in name or "\\" in name or any(ord(c) < 32 for c in name):
+        raise CatalogError(f"{where}: model name {shown} looks like a path or URL (it may not start "
+                           f"with '/' or '~' nor contain ':', '\\' or control characters)")
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        raise CatalogError(f"{where}: model name {shown} has an empty, '.' or '..' component")
+    return name
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_scores(scores, label):
+    if scores is None:
+        return
+    if not isinstance(scores, dict):
+        raise CatalogError(f"{label}: 'scores' must be an object of metric: score, not "
+                           f"{type(scores).__name__}")
+    for metric, score in scores.items():
+        if isinstance(score, dict):
+            bad = [k for k in ("value", "std") if score.get(k) is not None and not _is_number(score[k])]
+            if bad:
+                raise CatalogError(f"{label}: score {metric!r} has a non-numeric {bad[0]!r}")
+        elif score is not None and not _is_number(score):
+            raise CatalogError(f"{label}: score {metric!r} must be a number or an object, not "
+                               f"{type(score).__name__}")
+
+
+def _check_types(data, label, types):
+    for key, allowed in types.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        allowed = allowed if isinstance(allowed, tuple) else (allowed,)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            names = " or ".join(t.__name__ for t in allowed)
+            raise CatalogError(f"{label}: {key!r} must be {names}, not {type(value).__name__}")
+
+
+def _check_shape(shape, label, key="image_shape"):
+    if shape is not None and not (isinstance(shape, list) and len(shape) == 3 and all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise CatalogError(f"{label}: {key!r} must be [height, width, channels], got {shape!r:.80}")
+
+
+_ENTRY_TYPES = {"format": str, "signature": str, "input_key": str, "output_key": str,
+                "dataset": str, "architecture": str, "loss": str, "normalization": str,
+                "integrity_note": str, "created": str, "penalty": (str, dict), "z": dict,
+                "training": dict, "metadata": dict, "samples": str}
+
+
+def check_fields(entry, where="catalog"):
+    """Raise CatalogError unless the fields `ganhub list/info`, the served page and ``load`` read
+    have the types they expect (a hostile or broken catalog must not crash them)."""
+    label = f"{where}: entry {entry.get('name')!r}"
+    _check_types(entry, label, _ENTRY_TYPES)
+    _check_scores(entry.get("scores"), label)
+    _check_shape(entry.get("image_shape"), label)
+    z = entry.get("z")
+    if isinstance(z, dict):
+        _check_types(z, f"{label} z", {"dim": int, "batch_size": int, "distribution": (str, dict)})
+    penalty = entry.get("penalty")
+    if isinstance(penalty, dict):
+        _check_types(penalty, f"{label} penalty", {"type": str, "lambda": (int, float)})
+    return entry
+
+
+_METADATA_TYPES = {"name": str, "architecture": str, "loss": str, "created": str, "z_dim": int,
+                   "penalty": (str, dict), "normalization": (str, dict), "dataset": (str, dict),
+                   "z_distribution": dict, "training": dict, "signature": dict}
+
+
+def check_metadata(meta, where="metadata"):
+    """Raise CatalogError unless a module's ganhub.json has the exporter's types."""
+    if not isinstance(meta, dict):
+        raise CatalogError(f"{where} must be a JSON object, not {type(meta).__name__}")
+    _check_types(meta, where, _METADATA_TYPES)
+    _check_scores(meta.get("scores"), where)
+    _check_shape(meta.get("image_shape"), where)
+    return meta
+
+
+def validate_entry(entry, where="catalog"):
+    if not isinstance(entry, dict):
+        raise CatalogError(f"{where}: a model entry must be a JSON object, not {type(entry).__name__}")
+    name = check_name(entry.get("name"), where)
     if not isinstance(entry.get("handle"), str) or not entry["handle"]:
         raise CatalogError(f"{where}: entry {name!r} has no handle")
     integrity = entry.get("integrity", "pinned" if entry.get("sha256") else None)
@@ -77,6 +168,7 @@ def validate_entry(entry, where="catalog"):
             raise CatalogError(f"{where}: entry {name!r} is pinned but has no size")
     elif sha is not None:
         raise CatalogError(f"{where}: entry {name!r} has a sha256 but integrity {integrity!r}")
+    check_fields(entry, where)
     entry["integrity"] = integrity
     return entry
 
@@ -99,14 +191,18 @@ def _default_metadata():
     """Fields of the embedded model's assets/ganhub.json, mapped onto catalog keys."""
     path = settings.DEFAULT_MODEL_DIR / "assets" / settings.METADATA_ASSET
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return metadata_to_entry(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:  # CatalogError is a ValueError
+        if path.exists():
+            print(f"ganhub: warning: ignoring the default model's metadata {path}: {exc}",
+                  file=sys.stderr)
         return {}
-    return metadata_to_entry(meta)
 
 
 def metadata_to_entry(meta):
-    """Catalog fields from a module's ganhub.json (the exporter's metadata schema)."""
+    """Catalog fields from a module's ganhub.json (the exporter's metadata schema); CatalogError
+    when it has the wrong types."""
+    check_metadata(meta)
     fields = {key: meta[key] for key in ("architecture", "loss", "normalization", "image_shape",
                                           "training", "scores", "created") if key in meta}
     normalization = meta.get("normalization")
@@ -152,11 +248,7 @@ def _fetch_remote_catalog(url):
     copy = settings.cache_dir() / "catalogs" / f"{hashlib.sha1(url.encode()).hexdigest()}.json"
     if not settings.offline():
         try:
-            import requests
-            response = requests.get(url, timeout=(settings.http_connect_timeout(),
-                                                  settings.http_read_timeout()))
-            response.raise_for_status()
-            text = response.text
+            text = _bounded_get(url)
             copy.parent.mkdir(parents=True, exist_ok=True)
             tmp = copy.with_name(f".{copy.name}.{os.getpid()}")
             tmp.write_text(text, encoding="utf-8")
@@ -173,8 +265,46 @@ def _fetch_remote_catalog(url):
     return None
 
 
+MAX_CATALOG_BYTES = 16 * 2**20
+CATALOG_TIMEOUT = 60.0
+
+
+def _bounded_get(url):
+    """A remote catalog's text: at most MAX_CATALOG_BYTES, within CATALOG_TIMEOUT seconds."""
+    import time
+
+    import requests
+    deadline = time.monotonic() + CATALOG_TIMEOUT
+    with requests.get(url, stream=True, timeout=(settings.http_connect_timeout(),
+                                                 min(settings.http_read_timeout(), CATALOG_TIMEOUT))) as response:
+        response.raise_for_status()
+        chunks, size = [], 0
+        for chunk in response.iter_content(65536):
+            size += len(chunk)
+            if size > MAX_CATALOG_BYTES:
+                raise CatalogError(f"catalog {url} is larger than {MAX_CATALOG_BYTES} bytes")
+            if time.monotonic() > deadline:
+                raise CatalogError(f"catalog {url} took longer than {CATALOG_TIMEOUT:g} s to arrive")
+            chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8")
+
+
+def _warn(message):
+    print(f"ganhub: warning: {message}", file=sys.stderr)
+
+
+def _local_handle(handle, base):
+    """A relative handle of a local catalog, as a path next to the catalog file."""
+    from urllib.request import url2pathname
+    joined = urljoin(base, handle)
+    return url2pathname(urlparse(joined).path) if joined.startswith("file:") else joined
+
+
 def _load_extra(location):
-    if is_url(location):
+    """Entries of one extra catalog. A catalog that cannot be read or parsed, and each entry that
+    is malformed or unsafe, is skipped with a warning: one bad catalog must not break every load."""
+    remote = is_url(location)
+    if remote:
         text = _fetch_remote_catalog(location)
         if text is None:
             return []
@@ -183,19 +313,38 @@ def _load_extra(location):
         path = Path(location).expanduser()
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            print(f"ganhub: warning: cannot read catalog {path}: {exc}", file=sys.stderr)
+        except (OSError, ValueError) as exc:
+            _warn(f"cannot read catalog {path}: {exc}; skipping it")
             return []
         base = path.resolve().as_uri()
-    data = _read_catalog_json(text, location)
+    try:
+        data = _read_catalog_json(text, location)
+    except CatalogError as exc:
+        _warn(f"{exc}; skipping this catalog")
+        return []
     entries = []
-    for entry in data["models"]:
-        entry = validate_entry(dict(entry), location)
+    for raw in data["models"]:
+        try:
+            entry = validate_entry(dict(raw) if isinstance(raw, dict) else raw, location)
+        except CatalogError as exc:
+            _warn(f"{exc}; skipping this entry")
+            continue
         handle = entry["handle"]
-        if not is_url(handle) and not Path(handle).expanduser().is_absolute():
+        if handle.startswith("ganhub:"):
+            _warn(f"{location}: entry {entry['name']!r}: only ganhub's own catalogs may use "
+                  f"ganhub: handles; skipping this entry")
+            continue
+        if remote:
             joined = urljoin(base, handle)
-            entry["handle"] = joined[len("file://"):] if joined.startswith("file://") else joined
-        entry["catalog"] = data.get("name", location)
+            if not is_url(joined):
+                # A remote catalog must not make `load` open local files (file://, /path, ~/path).
+                _warn(f"{location}: entry {entry['name']!r} points at {handle[:100]!r}, which is not "
+                      f"an http(s) URL; a remote catalog may not name local files; skipping it")
+                continue
+            entry["handle"] = joined
+        elif not is_url(handle) and not Path(handle).expanduser().is_absolute():
+            entry["handle"] = _local_handle(handle, base)
+        entry["catalog"] = str(data.get("name", location))
         entry["catalog_location"] = location
         entry["builtin"] = False
         entries.append(entry)

@@ -43,13 +43,30 @@ def resolve(handle, *, offline=None, trust=False):
     if catalog.is_url(handle):
         url, sha = split_sha256_fragment(handle)
         return _resolve_url(url, sha256=sha, size=None, entry=None, offline=offline, trust=trust)
+    path = Path(handle).expanduser()
+    # A handle that reads as a path is the file system's, whatever a catalog names: no catalog
+    # entry may take over load('/some/dir') (catalog names cannot look like paths either).
+    if _path_like(handle) and _exists(path):
+        return _resolve_local(path, entry=None, offline=offline, trust=trust)
     entry = catalog.find_entry(handle)
     if entry is not None:
         return _resolve_entry(entry, offline=offline, trust=trust)
-    path = Path(handle).expanduser()
-    if path.exists():
+    if _exists(path):
         return _resolve_local(path, entry=None, offline=offline, trust=trust)
     raise UnknownModelError(catalog.unknown_message(handle))
+
+
+def _exists(path):
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system, or an unreadable parent
+        return False
+
+
+def _path_like(handle):
+    """Absolute, home- or dot-relative, with a path separator, or an archive name."""
+    return (os.path.isabs(handle) or handle.startswith((".", "~")) or "/" in handle
+            or os.sep in handle or handle.endswith(ARCHIVE_SUFFIXES))
 
 
 def split_sha256_fragment(url):
@@ -178,9 +195,9 @@ def _check_cached(sha, module, trust):
     if trust:
         return
     from ganhub.hub import scan
-    found = cache.read_scan(sha)
+    found = cache.read_scan(sha, scan.SCAN_VERSION)
     if found is None:
         found = scan.find_untrusted_ops(module)
-        cache.write_scan(sha, found)
+        cache.write_scan(sha, found, scan.SCAN_VERSION)
     if found:
         raise UntrustedModuleError(scan.untrusted_message(module, found))
