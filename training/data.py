@@ -14,7 +14,6 @@ a ``tf.data`` pipeline, decoded in parallel (deterministically) and prefetched.
 """
 import dataclasses
 import gzip
-import os
 import pickle
 import re
 import struct
@@ -108,7 +107,9 @@ class Dataset:
 _MNIST_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 
 
-def _idx_dataset(name, default_dir, source, split, data_dir):
+def _idx_dataset(name, default_dir, source, split, data_dir, resolution=None):
+    # 28: native (compare_gan v2's MNIST/Fashion-MNIST); anything else: zero-padded to 32
+    size = 28 if resolution == 28 else 32
     if split not in _MNIST_FILES:
         raise ConfigError(f"{name} has splits {', '.join(_MNIST_FILES)}, not {split!r}")
     directory = Path(data_dir) if data_dir else default_dir
@@ -118,9 +119,10 @@ def _idx_dataset(name, default_dir, source, split, data_dir):
     if path is None:
         tfds_name = {"fashion_mnist": "fashion_mnist", "mnist": "mnist"}[name]
         if not data_dir and _tfds_available():
-            images, provenance = _tfds_arrays(tfds_name, split)
-            images = pad_to(images, 32)
-            provenance["preprocessing"] = _MNIST_PREPROCESSING
+            images, provenance = _tfds_arrays(
+                tfds_name, split, local_hint=f", or put {candidates[0].name} in {directory}")
+            images = pad_to(images, size)
+            provenance["preprocessing"] = _mnist_preprocessing(size)
             return Dataset(name, split, images, provenance)
         raise DataError(f"{name} {split} images not found: looked for {candidates[0]} and "
                         f"{candidates[1]}; install the data ({source}), set data_dir, or install "
@@ -128,11 +130,11 @@ def _idx_dataset(name, default_dir, source, split, data_dir):
     images = read_idx(path)
     if images.ndim != 3:
         raise DataError(f"{path}: expected [N, 28, 28] images, got shape {images.shape}")
-    images = pad_to(images[..., None], 32)
+    images = pad_to(images[..., None], size)
     provenance = {
         "name": name, "split": split, "source": source, "file": str(path),
         "sha256": sha256_file(path), "num_examples": int(len(images)),
-        "preprocessing": _MNIST_PREPROCESSING,
+        "preprocessing": _mnist_preprocessing(size),
     }
     return Dataset(name, split, images, provenance)
 
@@ -140,14 +142,21 @@ def _idx_dataset(name, default_dir, source, split, data_dir):
 _MNIST_PREPROCESSING = "uint8 28x28, zero-padded centrally to 32x32x1, divided by 255 -> [0, 1]"
 
 
-def _fashion_mnist(split, data_dir):
+def _mnist_preprocessing(size):
+    if size == 28:
+        return "uint8 28x28x1 (native size), divided by 255 -> [0, 1]"
+    return _MNIST_PREPROCESSING
+
+
+def _fashion_mnist(split, data_dir, resolution=None):
     return _idx_dataset("fashion_mnist", settings.fashion_mnist_dir(),
-                        "Debian package dataset-fashion-mnist (Zalando, MIT licence)", split, data_dir)
+                        "Debian package dataset-fashion-mnist (Zalando, MIT licence)", split, data_dir,
+                        resolution)
 
 
-def _mnist(split, data_dir):
-    return _idx_dataset("mnist", Path(os.environ.get("GANHUB_MNIST_DIR", "/usr/share/datasets/mnist")),
-                        "MNIST IDX files (LeCun et al.)", split, data_dir)
+def _mnist(split, data_dir, resolution=None):
+    return _idx_dataset("mnist", settings.mnist_dir(),
+                        "MNIST IDX files (LeCun et al.)", split, data_dir, resolution)
 
 
 def _tfds_available():
@@ -158,18 +167,52 @@ def _tfds_available():
     return True
 
 
-def _tfds_arrays(tfds_name, split, data_dir=None):
-    """A whole TFDS split as a uint8 NHWC array (small data sets only)."""
-    import tensorflow_datasets as tfds
+def _import_tfds():
+    """tensorflow_datasets, or a DataError naming the module its install lacks (tfds imports some
+    lazily: importlib_resources only when it prepares a data set)."""
+    try:
+        import tensorflow_datasets as tfds
+        return tfds
+    except ImportError as exc:
+        raise DataError(f"tensorflow-datasets cannot be imported ({exc}); pip install "
+                        f"'ganhub[tfds]'") from None
+
+
+# Preparing CIFAR-10 (163 MB) or LSUN-Bedroom (43 GB) is the user's explicit step, not a side
+# effect of training or of `ganhub stats`: a download that fails (offline, proxy) retries for minutes.
+TFDS_PREPARE = ("python -c \"import tensorflow_datasets as tfds; "
+                "tfds.builder('{name}').download_and_prepare()\"")
+
+
+def tfds_prepare_hint(tfds_name):
+    return TFDS_PREPARE.format(name=tfds_name)
+
+
+def _tfds_arrays(tfds_name, split, data_dir=None, local_hint=""):
+    """A whole TFDS split as a uint8 NHWC array (small data sets only). The data set must have been
+    prepared (downloaded) already; otherwise a DataError says how to prepare it, or where to put
+    local files (``local_hint``)."""
+    tfds = _import_tfds()
     tfds_split = {"train": "train", "test": "test"}[split]
-    ds = tfds.load(tfds_name, split=tfds_split, data_dir=data_dir or None, shuffle_files=False,
-                   as_supervised=False)
-    images = np.stack([example["image"] for example in tfds.as_numpy(ds)])
+    try:
+        ds = tfds.load(tfds_name, split=tfds_split, data_dir=data_dir or None, shuffle_files=False,
+                       as_supervised=False, download=False)
+        images = np.stack([example["image"] for example in tfds.as_numpy(ds)])
+    except ModuleNotFoundError as exc:
+        raise DataError(f"tensorflow-datasets needs the module {exc.name!r}, which is not "
+                        f"installed: pip install 'ganhub[tfds]'") from None
+    except AssertionError:  # tfds's "could not find data in <dir>"
+        where = data_dir or tfds.core.constants.DATA_DIR
+        raise DataError(f"{tfds_name} {split} not found: tensorflow-datasets has not prepared "
+                        f"{tfds_name} in {where}; prepare it once (needs internet) with "
+                        f"{tfds_prepare_hint(tfds_name)}{local_hint}") from None
     return images, {"name": tfds_name, "split": split, "source": f"tensorflow-datasets {tfds_name}",
                     "num_examples": int(len(images))}
 
 
 # --- CIFAR-10 --------------------------------------------------------------------------------------
+
+CIFAR10_PICKLES_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
 def _cifar10(split, data_dir, resolution=None):
     """CIFAR-10 from (in order of preference) t2t TFRecords ``image_cifar10-{train,dev}*`` with
@@ -177,7 +220,7 @@ def _cifar10(split, data_dir, resolution=None):
     tensorflow-datasets ``cifar10``. Train = the 50k training images, test = the 10k test set."""
     if split not in ("train", "test"):
         raise ConfigError(f"cifar10 has splits train, test, not {split!r}")
-    directory = Path(data_dir) if data_dir else Path(os.environ.get("GANHUB_CIFAR10_DIR", "."))
+    directory = Path(data_dir) if data_dir else settings.cifar10_dir()
     t2t = sorted(directory.glob(f"image_cifar10-{'train' if split == 'train' else 'dev'}*"))
     pickles = directory / "cifar-10-batches-py"
     if not pickles.exists() and (directory / "data_batch_1").exists():
@@ -197,7 +240,9 @@ def _cifar10(split, data_dir, resolution=None):
         images = np.concatenate(chunks).transpose(0, 2, 3, 1)
         provenance = {"files": [str(pickles / n) for n in names], "source": "cifar-10-batches-py"}
     elif not data_dir and _tfds_available():
-        images, provenance = _tfds_arrays("cifar10", split)
+        images, provenance = _tfds_arrays(
+            "cifar10", split, local_hint=f", or unpack {CIFAR10_PICKLES_URL} into {directory} "
+                                         f"(GANHUB_CIFAR10_DIR or data_dir)")
     else:
         raise DataError(f"CIFAR-10 {split} not found in {directory}: expected t2t TFRecords "
                         f"image_cifar10-*, or cifar-10-batches-py/, or install the tfds extra "
@@ -395,7 +440,9 @@ def _lsun_bedroom(split, data_dir, resolution=None):
         chosen, source = _shard_split(tfds_files, split, 0.99), "tensorflow-datasets lsun/bedroom"
     else:
         raise DataError(f"no LSUN-Bedroom TFRecords in {directory} (expected "
-                        f"image_lsun_bedrooms-train* or lsun-train.tfrecord*)")
+                        f"image_lsun_bedrooms-train* or lsun-train.tfrecord*); pass the folder "
+                        f"holding them as data_dir, or prepare them (43 GB, needs internet) with "
+                        f"{tfds_prepare_hint('lsun/bedroom')}")
     from ganhub.training import tfrecord
     return IndexedDataset("lsun_bedroom", split, 128, 3,
                           {"source": source, "files": [str(p) for p in chosen],
@@ -432,14 +479,13 @@ DATASETS = {
 
 
 def load_dataset(name, split="train", data_dir="", resolution=None):
-    """The ``split`` ("train" or "test") of data set ``name``; ``resolution`` is only used by
-    image_folder (the others have a fixed size)."""
+    """The ``split`` ("train" or "test") of data set ``name``; ``resolution`` is used by
+    image_folder, and by mnist/fashion_mnist (28: native size, else zero-padded to 32); the others
+    have a fixed size."""
     try:
         loader = DATASETS[name]
     except KeyError:
         raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
-    if loader in (_fashion_mnist, _mnist):
-        return loader(split, data_dir)
     return loader(split, data_dir, resolution)
 
 

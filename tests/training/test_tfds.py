@@ -195,3 +195,30 @@ def test_lsun_bedroom_tfds_shards_are_centre_cropped_not_resized():
 def test_lsun_bedroom_without_prepared_tfds_data_is_a_clear_error():
     with pytest.raises(data.DataError, match="lsun-train.tfrecord"):
         data.load_dataset("lsun_bedroom", "train")
+
+
+# --- the tfds extra as installed ---------------------------------------------------------------------
+
+def test_the_tfds_extra_declares_what_preparing_a_data_set_imports():
+    """tfds imports importlib_resources lazily, when a builder locates its code (checksums) to
+    prepare a data set: the mocked loads above never get there, a first real CIFAR-10 run does."""
+    import configparser
+
+    builder = tfds.builder("cifar10")
+    assert builder.code_path is not None   # ModuleNotFoundError: importlib_resources without it
+    cfg = configparser.ConfigParser()
+    cfg.read(pathlib.Path(__file__).resolve().parents[2] / "setup.cfg")
+    extra = {line.split(">")[0].split("=")[0].strip().replace("-", "_").lower()
+             for line in cfg["options.extras_require"]["tfds"].splitlines() if line.strip()}
+    assert {"tensorflow_datasets", "importlib_resources"} <= extra
+
+
+@pytest.mark.parametrize("name,local", [("cifar10", "cifar-10-python.tar.gz"),
+                                        ("mnist", "train-images-idx3-ubyte")])
+def test_data_not_prepared_says_how_to_fetch_it_or_where_to_put_it(name, local):
+    with pytest.raises(data.DataError) as info:   # sockets are refused: no download is tried
+        data.load_dataset(name, "train")
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"tfds.builder('{name}').download_and_prepare()" in message
+    assert local in message and str(tfds.core.constants.DATA_DIR) in message
