@@ -14,7 +14,7 @@ import sys
 from ganhub.errors import DownloadError, GanhubError
 
 # Order here is the order in `ganhub --help`.
-_COMMAND_MODULES = ("hub", "sample", "evaluate", "train")
+_COMMAND_MODULES = ("hub", "sample", "evaluate", "train", "study")
 # Commands that answer without TensorFlow.
 _NO_TENSORFLOW = {"list", "info", "cache", "download"}
 _OFFLINE_HINT = ("Without a network: run `ganhub download NAME` once on a connected machine (it "
@@ -24,8 +24,8 @@ _OFFLINE_HINT = ("Without a network: run `ganhub download NAME` once on a connec
 def _needs_tensorflow(args):
     """Import TensorFlow up front (quietly) for every command but those above and `serve
     --no-samples`: serving archives needs no TensorFlow, only rendering sample grids does."""
-    if args.command in _NO_TENSORFLOW:
-        return False
+    if args.command in _NO_TENSORFLOW or getattr(args, "tensorflow", True) is False:
+        return False  # a sub-command may set_defaults(tensorflow=False), e.g. `study status`
     return not (args.command == "serve" and args.no_samples)
 
 

@@ -8,7 +8,7 @@
 - ``plot_distributions`` / ``plot_budget_curves``: figures (matplotlib, the ``study`` extra).
 """
 import json
-from math import comb
+import math
 from pathlib import Path
 
 import numpy as np
@@ -33,41 +33,56 @@ def expected_min(scores, k):
     n = len(x)
     if not 1 <= k <= n:
         raise ValueError(f"k must be in [1, {n}], got {k}")
-    weights = np.array([comb(n - i, k - 1) for i in range(1, n + 1)], np.float64) / comb(n, k)
+    # in log space: C(n, k) overflows a float beyond n ≈ 1,000
+    log_total = _log_comb(n, k)
+    weights = np.array([math.exp(_log_comb(n - i, k - 1) - log_total) if n - i >= k - 1 else 0.0
+                        for i in range(1, n + 1)])
     return float(np.dot(weights, x))
 
 
+def _log_comb(n, k):
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
 def budget_curve(scores, ks=None, n_boot=1000, quantiles=(0.05, 0.95), seed=0):
-    """{"k", "mean" (exact, without replacement), "low", "high" (bootstrap quantiles)}."""
+    """{"k", "mean" (exact, without replacement), "low", "high" (bootstrap quantiles)}.
+
+    Each bootstrap replicate is one sequence of draws with replacement and its running minimum, so
+    every band edge is non-increasing in k, as the mean is."""
     x = np.asarray(scores, np.float64)
     ks = list(ks) if ks is not None else list(range(1, len(x) + 1))
     rng = np.random.default_rng(seed)
+    running_min = np.minimum.accumulate(x[rng.integers(0, len(x), size=(n_boot, max(ks)))], axis=1)
     mean, low, high = [], [], []
     for k in ks:
         mean.append(expected_min(x, k))
-        boot = x[rng.integers(0, len(x), size=(n_boot, k))].min(axis=1)
-        lo, hi = np.quantile(boot, quantiles)
+        lo, hi = np.quantile(running_min[:, k - 1], quantiles)
         low.append(float(lo))
         high.append(float(hi))
     return {"k": ks, "mean": mean, "low": low, "high": high}
 
 
-def top_fraction(scores, fraction=0.05):
-    """The best ``fraction`` of the scores (at least one), for "distribution of the top 5%" plots."""
+def top_fraction(scores, fraction=0.05, at_least=1):
+    """The best ``fraction`` of the scores (at least ``at_least``), for "distribution of the top
+    5%" plots."""
     x = np.sort(np.asarray(scores, np.float64))
-    return x[:max(1, int(round(len(x) * fraction)))]
+    return x[:min(len(x), max(at_least, int(round(len(x) * fraction))))]
 
 
-def plot_distributions(groups, path, title="FID of trained models"):
+def plot_distributions(groups, path, title="FID of trained models", ylabel="FID (lower is better)"):
     """Box plots of FID per group ({label: scores}); writes ``path`` (PNG/PDF)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(groups), 4))
     labels = list(groups)
-    ax.boxplot([np.asarray(groups[k], float) for k in labels])
+    values = [np.asarray(groups[k], float) for k in labels]
+    ax.boxplot(values)
+    for i, v in enumerate(values, 1):   # the points themselves: top-5% groups are small
+        ax.plot(np.full(len(v), i) + np.linspace(-0.08, 0.08, len(v)), v, "o", ms=3, alpha=0.6,
+                color="tab:blue")
     ax.set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right")
-    ax.set_ylabel("FID (lower is better)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path)
@@ -75,7 +90,7 @@ def plot_distributions(groups, path, title="FID of trained models"):
     return Path(path)
 
 
-def plot_budget_curves(curves, path, title="Minimum FID vs. budget"):
+def plot_budget_curves(curves, path, title="Minimum FID vs. budget", ylabel="expected minimum FID"):
     """Budget curves ({label: budget_curve(...)}) with their bootstrap bands; writes ``path``."""
     import matplotlib
     matplotlib.use("Agg")
@@ -86,7 +101,7 @@ def plot_budget_curves(curves, path, title="Minimum FID vs. budget"):
         ax.fill_between(c["k"], c["low"], c["high"], alpha=0.2, color=line.get_color())
     ax.set_xscale("log")
     ax.set_xlabel("number of hyperparameter settings tried (k)")
-    ax.set_ylabel("expected minimum FID")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()

@@ -1,0 +1,107 @@
+"""Which trial a worker runs next: pure functions over a variant's optuna trials.
+
+The budget is the number of finished trials. Workers coordinate only through the storage:
+- a fresh (sampled) search trial is admitted only while fewer than ``budget`` live search trials
+  (waiting, running or complete; surplus and duplicates excluded) have a lower trial number, so
+  concurrent workers never overshoot; an undershoot (a lower trial later turned out surplus) is
+  made up on the next loop;
+- grid trials and seed re-runs are enqueued; an enqueued trial whose ``key`` a lower-numbered live
+  trial already has is a duplicate (two workers enqueued the same re-runs) and is skipped;
+- a worker that finds the budget taken by running trials waits: if one of them dies, optuna's
+  heartbeat check fails it and queues a copy, which the waiting worker then runs.
+"""
+from optuna.trial import TrialState
+
+from ganhub.study import spec as specs
+
+LIVE = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
+RUN, WAIT, ENQUEUE_SEEDS, DONE = "run", "wait", "enqueue_seeds", "done"
+
+
+def ignored(trial):
+    """Surplus and duplicate trials: pruned at once, never counted."""
+    return "surplus" in trial.user_attrs or "duplicate_of" in trial.user_attrs
+
+
+def phase(trial):
+    """"search" or "seeds"; a running trial that has not yet set its phase counts as search."""
+    return trial.user_attrs.get("phase", "search")
+
+
+def counted(trials, which="search", states=LIVE):
+    return [t for t in trials if t.state in states and not ignored(t) and phase(t) == which]
+
+
+def next_action(spec, variant, trials):
+    """RUN (a queued or a new trial), WAIT (running trials may still fail), ENQUEUE_SEEDS (the
+    search is over: queue the best setting's re-runs) or DONE."""
+    if any(t.state == TrialState.WAITING for t in trials):
+        return RUN
+    running = any(t.state == TrialState.RUNNING for t in trials)
+    if spec["search"] != "grid":
+        budget = specs.search_budget(spec, variant)
+        if len(counted(trials)) < budget:
+            return RUN
+        if len(counted(trials, states=(TrialState.COMPLETE,))) < budget:
+            return WAIT
+    elif running and counted(trials, states=(TrialState.RUNNING,)):
+        return WAIT
+    if spec["best_seeds"] > 1 and not any(phase(t) == "seeds" for t in trials if not ignored(t)):
+        if seed_reruns(spec, trials):
+            return ENQUEUE_SEEDS
+    return WAIT if running else DONE
+
+
+def admit(spec, variant, number, attrs, trials):
+    """None if trial ``number`` (user attrs ``attrs``) should run, else why it is skipped:
+    ("surplus", reason) or ("duplicate_of", lower trial number)."""
+    if "phase" not in attrs:  # a fresh trial: the sampler's, not a queued one
+        if spec["search"] == "grid":
+            return "surplus", "no queued grid trial was left"
+        lower = [t for t in counted(trials) if t.number < number]
+        if len(lower) >= specs.search_budget(spec, variant):
+            return "surplus", "the search budget is taken"
+        return None
+    key = attrs.get("key")
+    if key is not None:
+        for t in trials:
+            if (t.number < number and t.state in LIVE and not ignored(t)
+                    and t.user_attrs.get("key") == key):
+                return "duplicate_of", t.number
+    return None
+
+
+def best_trial(trials, which=None):
+    """The complete trial with the lowest value (earliest on ties), or None."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and not ignored(t)
+            and (which is None or phase(t) == which) and t.value is not None]
+    return min(done, key=lambda t: (t.value, t.number)) if done else None
+
+
+def setting_key(trial):
+    import json
+    return json.dumps(trial.user_attrs.get("setting") or trial.params, sort_keys=True)
+
+
+def seed_reruns(spec, trials):
+    """[(params, user_attrs)] re-running the best search setting until it has ``best_seeds``
+    seeds (seeds it already has, e.g. from a grid over seeds, count)."""
+    best = best_trial(trials, "search")
+    if best is None:
+        return []
+    key = setting_key(best)
+    have = {t.user_attrs.get("seed") for t in trials
+            if t.state in LIVE and not ignored(t) and setting_key(t) == key}
+    need, seed = [], 0
+    while len(have) + len(need) < spec["best_seeds"]:
+        if seed not in have:
+            need.append(seed)
+        seed += 1
+    out = []
+    for s in need:
+        attrs = {"phase": "seeds", "seed": s, "key": f"seeds:{best.number}:{s}",
+                 "rerun_of": best.number}
+        if "setting" in best.user_attrs and not best.params:
+            attrs["setting"] = best.user_attrs["setting"]
+        out.append((dict(best.params), attrs))
+    return out
