@@ -40,7 +40,8 @@ def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, 
     result = {"path": out_dir, "metadata": metadata}
     if archive:
         archive_path, sha256, size = package(out_dir)
-        write_text_atomic(out_dir.with_name(out_dir.name + ".md"), model_card(metadata))
+        write_text_atomic(out_dir.with_name(out_dir.name + ".md"),
+                          model_card(metadata, handle=archive_path.resolve()))
         result.update(archive=archive_path, sha256=sha256, size=size)
     elif overwrite:
         for suffix in SIBLING_SUFFIXES:

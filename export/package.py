@@ -1,7 +1,7 @@
 """Module archive (.tar.gz in TF Hub's compressed layout + .sha256), catalog entry, model card."""
 from pathlib import Path
 
-from ganhub.catalog import describe_weights
+from ganhub.catalog import describe_weights, format_penalty, format_z
 from ganhub.hub import archive
 
 
@@ -35,18 +35,20 @@ def catalog_entry(metadata, handle, sha256, size):
     }
 
 
-def model_card(metadata):
-    """A short Markdown model card."""
+def model_card(metadata, handle=None):
+    """A short Markdown model card. ``handle``: the absolute path (or URL) of the archive, for a
+    load line that works from any folder (a bare name only resolves catalog entries, and a
+    relative path only from the folder it is relative to)."""
     t = metadata["training"]
     lines = [
         f"# {metadata['name']}",
         "",
         f"{metadata['architecture']} generator (width {metadata.get('width', 1.0)}) trained on "
         f"{metadata['dataset'].get('name')} ({metadata['dataset'].get('split')} split) with the "
-        f"{metadata['loss']} loss, penalty {metadata['penalty']['type']}, discriminator "
+        f"{metadata['loss']} loss, penalty {format_penalty(metadata['penalty'])}, discriminator "
         f"normalization {metadata['normalization']['discriminator']}.",
         "",
-        f"- z: {metadata['z_dim']}-d, {metadata['z_distribution']}",
+        f"- z: {format_z({'dim': metadata['z_dim'], 'distribution': metadata['z_distribution']})}",
         f"- images: {metadata['image_shape']} float32 in [0, 1]",
         f"- training: {t['steps']} D steps, disc_iters {t['disc_iters']}, batch {t['batch_size']}, "
         f"Adam lr {t['learning_rate']} ({t.get('lr_schedule', 'constant')}) betas "
@@ -68,6 +70,11 @@ def model_card(metadata):
                 lines.append(f"- {metric}: {score}")
     else:
         lines.append("Not measured yet.")
-    lines += ["", "## Use", "", "```python", "import ganhub",
-              f"g = ganhub.load({metadata['name']!r})", "images = g.sample(16, seed=0)", "```", ""]
+    if handle is not None:
+        load = [f"g = ganhub.load({str(handle)!r})"]
+    else:
+        load = ["# the absolute path or URL of this module's .tar.gz (or its folder)",
+                f"g = ganhub.load('/path/to/{metadata['name']}.tar.gz')"]
+    lines += ["", "## Use", "", "```python", "import ganhub", *load,
+              "images = g.sample(16, seed=0)  # uint8 [16, H, W, C]", "```", ""]
     return "\n".join(lines)

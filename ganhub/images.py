@@ -1,13 +1,11 @@
 """Image grids and PNG writing (no TensorFlow)."""
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ganhub import settings
-from ganhub.errors import GanhubError
+from ganhub.errors import BadInputError, GanhubError
 
 
 def to_uint8(images):
@@ -34,6 +32,22 @@ def make_grid(images, ncols=None, padding=settings.GRID_PADDING, pad_value=None)
     return grid
 
 
+# Image file suffixes a grid or sample may be written as, and the format each names.
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
+           ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+def image_format(path):
+    """The PIL format the suffix of ``path`` names; GanhubError for a suffix ganhub does not write
+    (it used to write PNG bytes under any name, e.g. grid.jpg)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        named = f"suffix {suffix!r}" if suffix else "no image suffix"
+        raise BadInputError(f"{path} has {named}; name the file .png (lossless), or "
+                          f"{', '.join(s for s in FORMATS if s != '.png')}")
+    return FORMATS[suffix]
+
+
 def _pil(image):
     from PIL import Image
     image = np.asarray(image)
@@ -43,25 +57,32 @@ def _pil(image):
 
 
 def save_png(image, path):
-    """Write one HWC image atomically (temp file in the same folder, then rename)."""
+    """Write one HWC image atomically (ganhub.fileio: a temp file beside it, then a rename; 0644
+    like any file the user creates, not tempfile's 0600), in the format its suffix names (.png,
+    .jpg, ...; see FORMATS)."""
+    from ganhub.fileio import atomic_path
     path = Path(path)
+    file_format = image_format(path)
     if path.parent and not path.parent.exists():
         raise GanhubError(f"cannot write {path}: folder {path.parent} does not exist")
+    extra = {"quality": 95} if file_format in ("JPEG", "WEBP") else {}
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        with atomic_path(path) as tmp:
+            _pil(image).save(tmp, format=file_format, **extra)
     except OSError as exc:
-        raise GanhubError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _pil(image).save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise GanhubError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def save_images(images, out_dir, prefix="sample"):
     """One PNG per image into out_dir (created if missing); all or nothing."""
+    images = np.asarray(images)
+    return save_image_batches([images], out_dir, len(images), prefix)
+
+
+def save_image_batches(batches, out_dir, total, prefix="sample", progress=None):
+    """One PNG per image of an iterable of [k, H, W, C] batches (``total`` images in all), so any
+    number of images can be written in bounded memory. All or nothing: on any error (or Ctrl-C)
+    the files written so far, and out_dir if this created it, are removed."""
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     try:
@@ -69,12 +90,15 @@ def save_images(images, out_dir, prefix="sample"):
     except OSError as exc:
         raise GanhubError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
     written = []
+    width = max(4, len(str(total - 1)))
     try:
-        width = max(4, len(str(len(images) - 1)))
-        for i, image in enumerate(images):
-            path = out_dir / f"{prefix}_{i:0{width}d}.png"
-            save_png(image, path)
-            written.append(path)
+        for batch in batches:
+            for image in batch:
+                path = out_dir / f"{prefix}_{len(written):0{width}d}.png"
+                save_png(image, path)
+                written.append(path)
+            if progress is not None:
+                progress.update(len(batch))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

@@ -1,9 +1,12 @@
-"""Train the embedded default model and export it into ganhub/models/default.
+"""Train the embedded default model and export it into ganhub/models/default (a repository
+checkout's copy; an installed ganhub reproduces the model with `ganhub train --preset
+default_fashion_mnist --model-dir runs/default` and `ganhub export runs/default OUT`).
 
     python scripts/train_default.py [--config scripts/default_model.json] [--model-dir runs/default]
                                     [--steps N] [--no-export] [--scores EVAL.json]
 
-Config: scripts/default_model.json (SNDCGAN, spectral norm, non-saturating loss, Adam 2e-4 /
+Config: the preset default_fashion_mnist (ganhub/training/presets.py), kept equal to
+scripts/default_model.json by a test (SNDCGAN, spectral norm, non-saturating loss, Adam 2e-4 /
 0.5 / 0.999, the study's SNDCGAN CIFAR-10 line 7, at width 1/4 so it trains on a 2-core CPU), plus
 ganhub's generator EMA (g_ema_decay 0.999 from step g_ema_start; training/ema.py), which the export
 ships instead of the raw G, and a linear learning-rate decay from lr_decay_start to the last step
@@ -40,15 +43,19 @@ from ganhub.training import Config, train  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="scripts/default_model.json",
+    parser.add_argument("--config", default=None,
                         help="training config, relative to the repository root (default: the "
-                        "shipped model's)")
+                        "shipped model's, the preset default_fashion_mnist)")
     parser.add_argument("--model-dir", default=str(ROOT / "runs" / "default"))
     parser.add_argument("--steps", type=int, default=None, help="train to this many D steps")
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--scores", help="`ganhub evaluate --json` output of this checkpoint's export")
     args = parser.parse_args(argv)
-    config = Config.load(ROOT / args.config)
+    if args.config:
+        config = Config.load(ROOT / args.config)
+    else:
+        from ganhub.training.presets import get_preset
+        config = get_preset("default_fashion_mnist")
     if args.steps:
         config = config.replace(steps=args.steps)
     try:
@@ -60,7 +67,8 @@ def main(argv=None):
         from ganhub.export import export_module
         export_module(args.model_dir, settings.DEFAULT_MODEL_DIR, name="default", overwrite=True,
                       archive=False, scores=args.scores,
-                      script=f"python scripts/train_default.py (config {args.config})")
+                      script=(f"python scripts/train_default.py (config {args.config})" if args.config
+                              else "ganhub train --preset default_fashion_mnist"))
         print(f"exported to {settings.DEFAULT_MODEL_DIR}")
 
 

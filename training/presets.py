@@ -9,16 +9,25 @@ Naming rule: ``<architecture>_<dataset>[_<loss>]_<d_norm>[_<penalty>][_<k>]``
 ResNet lines that were published as TF-Hub modules also have the alias ``compare_gan_model_<k>``
 (``https://tfhub.dev/google/compare_gan/model_<k>_...``).
 
-Every preset trains with batch 64, z_dim 128, Adam, and a checkpoint every 20,000 steps with all
-checkpoints kept (the study scored the minimum FID over checkpoints). ``data_dir`` is not set: pass
-``--set data_dir=...``. ``PRESET_INFO`` gives the source line and the FID the study reported.
+Every study preset trains with batch 64, z_dim 128, Adam, and a checkpoint every 20,000 steps with
+all checkpoints kept (the study scored the minimum FID over checkpoints). ``data_dir`` is not set:
+pass ``--set data_dir=...``. ``PRESET_INFO`` gives the source line and the FID the study reported.
+
+Presets on the data sets that load offline (not in the study's best-model table, which covers
+CIFAR-10, CelebA-HQ and LSUN-Bedroom only), in ``OFFLINE_PRESETS``:
+- ``default_fashion_mnist``: ganhub's shipped default model, exactly scripts/default_model.json
+  (SNDCGAN line 7's settings at width 1/4, with a generator EMA and a linear learning-rate decay);
+- ``sndcgan_fashion_mnist_sn`` and ``sndcgan_mnist_sn``: SNDCGAN line 7 (the study's best SNDCGAN
+  on CIFAR-10) unchanged but for the data set, 28×28 zero-padded to 32×32 as ganhub's loaders do.
+``describe_presets()`` gives every preset's data set and what it reproduces (`ganhub train
+--list-presets`).
 """
 from ganhub.errors import ConfigError
 from ganhub.training.config import Config
 
 _STUDY = {"batch_size": 64, "z_dim": 128, "checkpoint_every": 20_000, "penalty": "none",
           "penalty_lambda": 0.0, "loss": "ns", "disc_iters": 1}
-_DATA = {"cifar10": 32, "celebahq128": 128, "lsun_bedroom": 128}
+_DATA = {"cifar10": 32, "celebahq128": 128, "lsun_bedroom": 128, "fashion_mnist": 32, "mnist": 32}
 
 
 def _line(arch, dataset, steps, d_norm, lr, b1, b2, seed, *, penalty="none", lam=0.0, loss="ns",
@@ -75,10 +84,57 @@ PRESET_INFO = {name: {"line": line, "fid": fid, "tfhub_model": hub}
                for name, (_, line, fid, hub) in _TABLE.items()}
 
 
+# The shipped default model's config (scripts/default_model.json; a test keeps the two equal).
+# Deviates from the study: width 1/4 (so it trains on a 2-core CPU), generator EMA and linear
+# learning-rate decay (ganhub additions), checkpoints every 500 steps.
+DEFAULT_MODEL = {
+    "architecture": "sndcgan", "loss": "ns", "penalty": "none", "penalty_lambda": 0.0,
+    "d_norm": "spectral_norm", "dataset": "fashion_mnist", "data_dir": "", "resolution": 32,
+    "width": 0.25, "z_dim": 128, "batch_size": 64, "steps": 50000, "disc_iters": 1,
+    "learning_rate": 0.0002, "beta1": 0.5, "beta2": 0.999, "seed": 2, "checkpoint_every": 500,
+    "keep_checkpoints": 3, "jit_compile": True, "g_ema_decay": 0.999, "g_ema_start": 18713,
+    "lr_decay": "linear", "lr_decay_start": 36922,
+}
+
+_LINE_7 = "SNDCGAN 7's settings (the study's best SNDCGAN, CIFAR-10 FID 25.27)"
+# name: (config, what it reproduces)
+OFFLINE_PRESETS = {
+    "default_fashion_mnist": (DEFAULT_MODEL, "ganhub's default model (FID 12.30 / KID 0.0042, 10k "
+                              "vs 10k Fashion-MNIST-32 test; 7.1 h on a 2-core CPU)"),
+    "sndcgan_fashion_mnist_sn": (_line("sndcgan", "fashion_mnist", 200_000, "spectral_norm", 2e-4,
+                                       0.5, 0.999, 2),
+                                 f"{_LINE_7} on Fashion-MNIST; no FID published for this data set"),
+    "sndcgan_mnist_sn": (_line("sndcgan", "mnist", 200_000, "spectral_norm", 2e-4, 0.5, 0.999, 2),
+                         f"{_LINE_7} on MNIST; no FID published for this data set"),
+}
+PRESETS.update({name: config for name, (config, _) in OFFLINE_PRESETS.items()})
+
+
+def describe_presets():
+    """[{name, dataset, steps, reproduces}] for every preset, offline data sets first."""
+    rows = [{"name": name, "dataset": config["dataset"], "steps": config["steps"],
+             "reproduces": text} for name, (config, text) in OFFLINE_PRESETS.items()]
+    for name, info in PRESET_INFO.items():
+        hub = f"; TF-Hub compare_gan model {info['tfhub_model']}" if info["tfhub_model"] else ""
+        rows.append({"name": name, "dataset": PRESETS[name]["dataset"],
+                     "steps": PRESETS[name]["steps"],
+                     "reproduces": f"the study's best models, {info['line']}: FID {info['fid']:.2f}{hub}"})
+    aliases = {f"compare_gan_model_{i['tfhub_model']}": n for n, i in PRESET_INFO.items()
+               if i["tfhub_model"]}
+    for alias, name in sorted(aliases.items(), key=lambda item: int(item[0].rsplit("_", 1)[1])):
+        rows.append({"name": alias, "dataset": PRESETS[name]["dataset"],
+                     "steps": PRESETS[name]["steps"], "reproduces": f"alias of {name}"})
+    return rows
+
+
 def get_preset(name):
     """The Config of preset ``name``."""
     try:
         overrides = PRESETS[name]
     except KeyError:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}") from None
+        import difflib
+        close = difflib.get_close_matches(str(name), PRESETS, n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))} "
+                          f"(`ganhub train --list-presets` describes them).{hint}") from None
     return Config.from_dict(dict(overrides))

@@ -3,12 +3,28 @@ import json
 import sys
 
 from ganhub import settings
-from ganhub.cli.sample import add_load_options, positive_int, seed_int
+from ganhub.cli.sample import add_load_options, check_model_handle, positive_int, seed_int
+from ganhub.errors import BadInputError
+
+# Data set names with an offline loader (ganhub.metrics.data) and their splits: a reference such
+# as fashion_mnist-tset is refused before TensorFlow is imported, naming the split.
+DATA_NAMES = ("fashion_mnist", "fashion_mnist_32")
+DATA_SPLITS = ("test", "train")
+
+_COST_NOTE = ("Cost: every image goes through Inception at 299×299; on a 2-core laptop CPU that is "
+              "about {rate} images/s, so the default -n 10000 takes about {minutes} min (plus the "
+              "reference statistics on first use, cached afterwards). Smaller -n is quicker but "
+              "biases FID upwards (compare FIDs only at equal -n); KID is unbiased at any -n.")
+# Measured with the offline FID Inception on this project's 2-core CPU (README, "Evaluation cost").
+CPU_IMAGES_PER_SECOND = 6
 
 
 def register(subparsers):
     p = subparsers.add_parser(
-        "evaluate", help="score a generator (FID, KID, IS, MS-SSIM) against reference statistics")
+        "evaluate", help="score a generator (FID, KID, IS, MS-SSIM) against reference statistics",
+        description="Score a generator against reference statistics. " + _COST_NOTE.format(
+            rate=CPU_IMAGES_PER_SECOND,
+            minutes=round(settings.EVAL_NUM_SAMPLES / CPU_IMAGES_PER_SECOND / 60)))
     p.add_argument("handle", help="catalog name, module path or URL")
     p.add_argument("--reference", "-r",
                    help="reference .npz from `ganhub stats`, or a data name such as fashion_mnist-test")
@@ -22,7 +38,7 @@ def register(subparsers):
     add_load_options(p)
     _add_protocol_args(p)
     p.add_argument("--json", action="store_true", help="print the result and protocol as JSON")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, check=check_evaluate)
 
     p = subparsers.add_parser("stats", help="compute reference statistics of real images")
     p.add_argument("data", nargs="?",
@@ -37,7 +53,7 @@ def register(subparsers):
     p.add_argument("--download-weights", action="store_true",
                    help="only fetch and convert the offline Inception weights, then exit")
     p.add_argument("--json", action="store_true", help="print the provenance as JSON")
-    p.set_defaults(func=cmd_stats)
+    p.set_defaults(func=cmd_stats, check=check_stats)
 
 
 def _add_protocol_args(p):
@@ -47,6 +63,89 @@ def _add_protocol_args(p):
                    help="legacy = the study's TF1 bilinear; clean = antialiased bicubic")
     p.add_argument("--batch-size", type=positive_int, default=settings.EXTRACTOR_BATCH_SIZE,
                    help=f"images per extractor call (default {settings.EXTRACTOR_BATCH_SIZE})")
+
+
+def parse_metrics(text):
+    """'fid, kid' → ('fid', 'kid'); BadInputError naming an unknown one."""
+    from ganhub.metrics.evaluation import METRICS
+    metrics = tuple(m.strip().lower() for m in text.split(",") if m.strip())
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise BadInputError(f"--metrics {text!r}: unknown metric {', '.join(map(repr, unknown)) or 'list'}"
+                            f"; choose from {','.join(METRICS)} (comma-separated)")
+    return metrics
+
+
+def check_reference(text):
+    """A reference .npz that exists, an image folder, or DATA[-SPLIT] with a known data name and
+    split; BadInputError otherwise (without TensorFlow)."""
+    from pathlib import Path
+    path = Path(text).expanduser()
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise BadInputError(f"--reference {text}: no such file; make it with `ganhub stats DATA "
+                                f"-o {text}`, or name a data set such as fashion_mnist-test")
+        return
+    if path.exists():
+        return
+    name, dash, split = text.rpartition("-")
+    if not dash:
+        name, split = text, "test"
+    if name.replace("-", "_") in DATA_NAMES:
+        if split not in DATA_SPLITS:
+            raise BadInputError(f"--reference {text}: unknown split {split!r} of {name}; use "
+                                f"{' or '.join(f'{name}-{s}' for s in DATA_SPLITS)}")
+        return
+    raise BadInputError(f"--reference {text}: not an .npz, an image folder, or a data set ganhub "
+                        f"reads offline ({', '.join(f'{n}-test' for n in DATA_NAMES)}, or -train)")
+
+
+def check_evaluate(args):
+    """Arguments, names and files, before TensorFlow is imported."""
+    from ganhub.metrics.extractors import check_extractor
+    metrics = parse_metrics(args.metrics)
+    if "is" in metrics and args.extractor == "fid_inception_offline":
+        raise BadInputError("--metrics is (the Inception Score) needs a classifier head, which "
+                            "fid_inception_offline lacks; add --extractor tfgan_inception or drop is")
+    needing = [m for m in metrics if m in ("fid", "kid")]
+    if needing:
+        if not args.reference:
+            raise BadInputError(f"{' and '.join(needing)} need{'s' if len(needing) == 1 else ''} "
+                                f"reference statistics: add --reference fashion_mnist_32-test (a "
+                                f"data name) or an .npz made by `ganhub stats`")
+        check_reference(args.reference)
+    check_model_handle(args.handle, args.offline)
+    if {"fid", "kid", "is"} & set(metrics):
+        check_extractor(args.extractor, args.offline)
+
+
+def check_stats(args):
+    from ganhub.metrics.extractors import check_extractor
+    if args.output and not args.download_weights:  # the output first: it is the cheapest to fix
+        from ganhub.metrics.stats import check_writable
+        check_writable(args.output if args.output.endswith(".npz") else args.output + ".npz")
+    if args.data and not args.download_weights:
+        if args.split not in DATA_SPLITS and args.data.replace("-", "_") in DATA_NAMES:
+            raise BadInputError(f"--split {args.split!r} is not a split of {args.data}; use "
+                                f"{' or '.join(DATA_SPLITS)}")
+    if not args.download_weights:
+        check_extractor(args.extractor)
+
+
+class _Counted:
+    """A generator whose calls advance a progress bar with a total (evaluate's own bar over the
+    generated images cannot know it), forwarding everything else."""
+
+    def __init__(self, generator, bar):
+        self._generator, self._bar = generator, bar
+
+    def __getattr__(self, name):
+        return getattr(self._generator, name)
+
+    def __call__(self, z, *args, **kwargs):
+        images = self._generator(z, *args, **kwargs)
+        self._bar.update(len(images))
+        return images
 
 
 # Score names used by catalogs and module metadata → the metric names of `--metrics`.
@@ -81,18 +180,29 @@ def _json_safe(value):
 
 
 def cmd_evaluate(args):
-    from ganhub.metrics.evaluation import evaluate, protocol_differences
+    from ganhub.metrics.evaluation import evaluate, protocol_differences, resolve_reference
     from ganhub.metrics.extractors import load_extractor
 
     from ganhub import load
 
     generator = load(args.handle, offline=args.offline, trust=args.trust)
     metadata = getattr(generator, "metadata", {}) or {}
-    metrics = [m for m in args.metrics.split(",") if m.strip()]
-    result = evaluate(generator, reference=args.reference, metrics=metrics,
-                      num_samples=args.num_samples, seed=args.seed,
-                      extractor=load_extractor(args.extractor), resize=args.resize,
-                      batch_size=args.batch_size)
+    metrics = list(parse_metrics(args.metrics))
+    extractor, reference = None, args.reference
+    if {"fid", "kid", "is"} & set(metrics):
+        extractor = load_extractor(args.extractor, offline=args.offline)
+    if {"fid", "kid"} & set(metrics):
+        # Its own stage, with its own bar (with a total), when the statistics are not cached yet.
+        reference = resolve_reference(args.reference, args.num_samples, extractor, args.resize)
+    from ganhub.metrics.evaluation import MS_SSIM_BATCH_SIZE, MS_SSIM_BATCHES
+    total = (args.num_samples if extractor is not None else 0) + (
+        MS_SSIM_BATCHES * MS_SSIM_BATCH_SIZE if "ms_ssim" in metrics else 0)
+    from tqdm import tqdm
+    with tqdm(total=total, desc="generate and score", unit="img", leave=False,
+              disable=settings.progress_disabled()) as bar:
+        result = evaluate(_Counted(generator, bar), reference=reference, metrics=metrics,
+                          num_samples=args.num_samples, seed=args.seed, extractor=extractor,
+                          resize=args.resize, batch_size=args.batch_size, progress=False)
     reported, reported_protocols = _reported(metadata, getattr(generator, "entry", None))
     notes = {key: protocol_differences(reported_protocols.get(key), result["protocol"])
              for key in reported if key in result}
@@ -113,15 +223,30 @@ def cmd_evaluate(args):
                 measured += f" ±{std:.4f}"
             ref = f"{reported[key]:.4f}" if key in reported else "-"
             print(f"{key:<10}{measured:>14}{ref:>14}")
-    for key, lines in notes.items():
-        print(f"note: {key} was reported under another protocol, so the two numbers are not "
-              f"directly comparable:")
+    # One note per distinct protocol difference, naming every metric it applies to (fid and kid
+    # of one evaluation share a protocol; the note used to be printed once per metric).
+    for lines, keys in _group(notes).items():
+        print(f"note: {_names(keys)} {'was' if len(keys) == 1 else 'were'} reported under another "
+              f"protocol, so the numbers are not directly comparable:")
         for line in lines:
             print(f"  {line}")
-    for key in reported:
-        if key in result and isinstance(reported_protocols.get(key), str):
-            print(f"note: {key} reported under: {reported_protocols[key]}")
+    texts = {key: (reported_protocols[key],) for key in reported
+             if key in result and isinstance(reported_protocols.get(key), str)}
+    for (text,), keys in _group(texts).items():
+        print(f"note: {_names(keys)} reported under: {text}")
     return 0
+
+
+def _group(by_key):
+    """{key: lines} → {tuple(lines): [keys with those lines]}, in first-seen order."""
+    grouped = {}
+    for key, lines in by_key.items():
+        grouped.setdefault(tuple(lines), []).append(key)
+    return grouped
+
+
+def _names(keys):
+    return " and ".join(keys) if len(keys) < 3 else ", ".join(keys[:-1]) + f" and {keys[-1]}"
 
 
 def cmd_stats(args):

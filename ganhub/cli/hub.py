@@ -59,13 +59,8 @@ def _port(text):
 
 
 def _penalty(entry):
-    penalty = entry.get("penalty")
-    if isinstance(penalty, dict):
-        text = penalty.get("type", "?")
-        if penalty.get("lambda") is not None:
-            text += f"({penalty['lambda']:g})"
-        return text
-    return str(penalty) if penalty is not None else "-"
+    from ganhub.catalog import format_penalty
+    return format_penalty(entry.get("penalty"))
 
 
 def _score(entry, key):
@@ -107,14 +102,6 @@ def _cached_sha(entry):
     return None
 
 
-def _distribution(dist):
-    if isinstance(dist, dict):
-        params = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                           for k, v in dist.items() if k != "name")
-        return f"{dist.get('name', '?')}({params})"
-    return str(dist) if dist is not None else "?"
-
-
 def _training(training):
     """One line of the metadata's training section; the full config is in `info --json`."""
     if not training:
@@ -136,8 +123,7 @@ def cmd_info(args):
         ("name", entry["name"]), ("catalog", entry.get("catalog")), ("handle", entry["handle"]),
         ("format", entry.get("format")),
         ("signature", f"{entry.get('signature')} ({entry.get('input_key')} -> {entry.get('output_key')})"),
-        ("z", f"dim {z.get('dim', '?')}, {_distribution(z.get('distribution'))}, "
-              f"batch {z.get('batch_size') or 'any'}" if z else None),
+        ("z", catalog.format_z(z) if z else None),
         ("image shape", entry.get("image_shape")), ("dataset", entry.get("dataset")),
         ("architecture", entry.get("architecture")), ("loss", entry.get("loss")),
         ("normalization", entry.get("normalization")), ("penalty", _penalty(entry)),
@@ -194,15 +180,24 @@ def cmd_cache_ls(args):
     from ganhub.hub import cache
     entries = cache.entries()
     if args.json:
-        json.dump({"cache": str(cache.root()), "entries": entries}, sys.stdout, indent=1)
+        json.dump({"cache": str(cache.root()), "entries": entries,
+                   "other_files": cache.other_files()}, sys.stdout, indent=1)
         print()
         return 0
     print(f"cache: {cache.root()}")
     for e in entries:
         origin = ", ".join(e["urls"]) or e["source"] or "?"
         print(f"{e['sha256'][:12]}  {_human(e['bytes']):>9}  {origin}")
-    if not entries:
+    others = cache.other_files()
+    if others:
+        print("\nevaluation files:")
+        for item in others:
+            print(f"{_human(item['bytes']):>9}  {item['what']}  ({item['path']})")
+    total = sum(e["bytes"] for e in entries) + sum(item["bytes"] for item in others)
+    if not entries and not others:
         print("(empty)")
+    else:
+        print(f"\n{_human(total)} in all")
     return 0
 
 

@@ -246,6 +246,43 @@ def entries():
     return result
 
 
+def _reference_summary(path):
+    """'fashion_mnist_32 test, 10000 images' from a reference file's provenance, or None."""
+    try:
+        import numpy as np
+        with np.load(path, allow_pickle=False) as data:
+            p = json.loads(str(data["provenance"]))
+        words = [p.get("dataset"), p.get("split"), f"{p.get('num_samples', '?')} images",
+                 p.get("extractor_id"), p.get("resize") and f"resize {p['resize']}"]
+        return ", ".join(str(w) for w in words if w)
+    except Exception:  # not ours to judge here: `ganhub evaluate` reports a bad file
+        return None
+
+
+def other_files():
+    """What else `ganhub evaluate` and `ganhub stats` keep in the cache, for `ganhub cache ls`:
+    the FID Inception weights (extractors/downloads), their converted SavedModels (extractors/)
+    and reference statistics (references/), each {what, path, bytes}."""
+    found = []
+    extractors = root() / "extractors"
+    if extractors.is_dir():
+        for path in sorted(extractors.iterdir()):
+            if path.name == "downloads" and path.is_dir():
+                for weights in sorted(path.glob("*.pt")):
+                    found.append({"what": f"FID Inception weights ({weights.name})",
+                                  "path": str(weights), "bytes": weights.stat().st_size})
+            elif path.is_dir() and not path.name.endswith(".tmp"):
+                found.append({"what": f"feature extractor {path.name.split('-v')[0]}, converted",
+                              "path": str(path), "bytes": _disk_usage(path)})
+    references = root() / "references"
+    if references.is_dir():
+        for path in sorted(references.glob("*.npz")):
+            summary = _reference_summary(path)
+            found.append({"what": "reference statistics" + (f": {summary}" if summary else ""),
+                          "path": str(path), "bytes": path.stat().st_size})
+    return found
+
+
 def verify_entry(sha256):
     """Re-hash every file of an entry against its manifest; return a list of problems."""
     entry = entry_dir(sha256)

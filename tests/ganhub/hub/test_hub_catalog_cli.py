@@ -132,7 +132,7 @@ def test_list_filters_and_table(cache, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:2] == ["NAME", "DATASET"]
     assert len(out) == 2 and out[1].startswith("compare_gan/model_15_cifar10_resnet_cifar")
-    assert "22.73" in out[1] and "wgan_gp(1)" in out[1]
+    assert "22.73" in out[1] and "wgan_gp (λ=1)" in out[1]  # catalog.format_penalty
 
 
 def test_info_says_unverified_and_unknown_name_fails(cache, capsys):

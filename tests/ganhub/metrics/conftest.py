@@ -19,5 +19,11 @@ def tiny_extractor_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def stand_in_generator():
+def stand_in_generator(monkeypatch):
+    """A StandInGenerator; tests hand it out through a fake ganhub.load for the handle
+    "stand-in", which `ganhub evaluate`'s early name check (run before TensorFlow) then accepts."""
+    from ganhub.cli import evaluate as cli_evaluate
+    real = cli_evaluate.check_model_handle
+    monkeypatch.setattr(cli_evaluate, "check_model_handle",
+                        lambda handle, offline=None: None if handle == "stand-in" else real(handle, offline))
     return StandInGenerator()
