@@ -5,6 +5,9 @@ average update on every training-mode call), persistent spectral-norm ``u`` vect
 call, and per-channel layer-norm parameters over (H, W, C) statistics are easier to get exactly right
 by hand, and plain modules export to a SavedModel with nothing but their variables.
 """
+import contextlib
+import threading
+
 import numpy as np
 import tensorflow as tf
 
@@ -25,11 +28,46 @@ def _replica_variable(initial, name):
                        aggregation=tf.VariableAggregation.MEAN)
 
 
+_STEP = threading.local()  # per thread: MirroredStrategy runs each replica in its own thread
+
+
+@contextlib.contextmanager
+def spectral_norm_step():
+    """One training step in compare_gan's sense: every spectral-norm call inside it starts from the
+    ``u`` the step began with, and each ``u`` advances by exactly one power iteration, written when
+    the step ends.
+
+    In compare_gan's TF1 graph the real, fake and penalty D calls of one ``sess.run`` all read
+    ``u`` before any of them writes it, so they share one sigma and ``u`` moves once per D step (and
+    once per G step). Without this context each call iterates and writes on its own (2-3 iterations
+    per D step, different sigmas). Under tf.distribute, enter it inside the replica function: each
+    replica advances its own copy of ``u`` (all copies agree: ``u`` depends on the weights only).
+    """
+    pending = {}
+    stack = getattr(_STEP, "stack", None)
+    if stack is None:
+        stack = _STEP.stack = []
+    stack.append(pending)
+    try:
+        yield
+    finally:
+        stack.pop()
+    for layer, (u, _) in pending.values():
+        layer.u.assign(u)
+
+
+def _current_step():
+    stack = getattr(_STEP, "stack", None)
+    return stack[-1] if stack else None
+
+
 class SpectralNorm(tf.Module):
-    """W / sigma(W) with one power iteration per call and a persistent left vector u (spec §3.4).
+    """W / sigma(W) with one power iteration and a persistent left vector u (spec §3.4).
 
     The kernel is viewed as a matrix [prod(shape[:-1]), shape[-1]]; u has shape [rows, 1], starts as
-    N(0, 1) (not normalized) and is overwritten on every call, training or not, as in compare_gan.
+    N(0, 1) (not normalized). Outside ``spectral_norm_step`` every call iterates once and
+    overwrites u, training or not (one call = one ``sess.run`` of compare_gan); inside it all calls
+    use the iteration from the step's starting u, written once at the end.
     """
 
     def __init__(self, kernel_shape, name=None):
@@ -37,11 +75,23 @@ class SpectralNorm(tf.Module):
         rows = int(np.prod(kernel_shape[:-1]))
         self.u = _replica_variable(tf.random.normal([rows, 1]), "u")
 
+    @staticmethod
+    def power_iteration(matrix, u):
+        """One power iteration: (u', v) with v = normalize(Wᵀu), u' = normalize(W v)."""
+        v = tf.math.l2_normalize(tf.matmul(matrix, u, transpose_a=True), epsilon=1e-12)
+        u = tf.math.l2_normalize(tf.matmul(matrix, v), epsilon=1e-12)
+        return u, v
+
     def __call__(self, kernel):
         matrix = tf.reshape(kernel, [-1, kernel.shape[-1]])
-        v = tf.math.l2_normalize(tf.matmul(matrix, self.u, transpose_a=True), epsilon=1e-12)
-        u = tf.math.l2_normalize(tf.matmul(matrix, v), epsilon=1e-12)
-        self.u.assign(u)
+        step = _current_step()
+        if step is None:
+            u, v = self.power_iteration(matrix, self.u)
+            self.u.assign(u)
+        else:
+            if id(self) not in step:
+                step[id(self)] = (self, self.power_iteration(matrix, self.u))
+            u, v = step[id(self)][1]
         u, v = tf.stop_gradient(u), tf.stop_gradient(v)
         sigma = tf.squeeze(tf.matmul(tf.matmul(u, matrix, transpose_a=True), v))
         return kernel / sigma
@@ -114,20 +164,39 @@ class Conv2D(_Kernelled):
         return tf.nn.bias_add(y, self.bias)
 
 
-class Conv2DTranspose(_Kernelled):
-    """``deconv2d``: conv2d_transpose, padding SAME, W ~ N(0, 0.02²); output size = input × stride."""
+def same_size(size, stride):
+    """Output size of a SAME-padded stride-``stride`` convolution: ceil(size / stride), compare_gan's
+    ``conv_out_size_same`` (28 → 14 → 7 → 4 → 2)."""
+    return -(-int(size) // int(stride))
 
-    def __init__(self, in_channels, filters, kernel_size, stride=2, name=None):
+
+def halvings(size, n):
+    """[size, ceil(size/2), …] with n halvings: the feature-map sizes of compare_gan's DCGAN-style
+    networks at any resolution (28: [28, 14, 7, 4, 2])."""
+    sizes = [int(size)]
+    for _ in range(n):
+        sizes.append(same_size(sizes[-1], 2))
+    return sizes
+
+
+class Conv2DTranspose(_Kernelled):
+    """``deconv2d``: conv2d_transpose, padding SAME, W ~ N(0, 0.02²); output size ``output_size``
+    (compare_gan passes it explicitly: e.g. 4 → 7 at 28×28), by default input × stride."""
+
+    def __init__(self, in_channels, filters, kernel_size, stride=2, output_size=None, name=None):
         shape = [kernel_size, kernel_size, filters, in_channels]
         super().__init__(shape, filters, False, False, name)
         self.stride = stride
         self.filters = filters
+        self.output_size = output_size
 
     def __call__(self, x):
         shape = tf.shape(x)
-        out_shape = tf.stack([shape[0], shape[1] * self.stride, shape[2] * self.stride, self.filters])
+        h = self.output_size or x.shape[1] * self.stride
+        w = self.output_size or x.shape[2] * self.stride
+        out_shape = tf.stack([shape[0], h, w, self.filters])
         y = tf.nn.conv2d_transpose(x, self.kernel, out_shape, self.stride, padding="SAME")
-        y = tf.reshape(y, [-1, x.shape[1] * self.stride, x.shape[2] * self.stride, self.filters])
+        y = tf.reshape(y, [-1, h, w, self.filters])
         return tf.nn.bias_add(y, self.bias)
 
 
@@ -151,9 +220,11 @@ class BatchNorm(tf.Module):
         if training:
             axes = list(range(len(x.shape) - 1))
             mean, variance = tf.nn.moments(x, axes)
-            decay = self.momentum
-            self.moving_mean.assign(self.moving_mean * decay + mean * (1.0 - decay))
-            self.moving_variance.assign(self.moving_variance * decay + variance * (1.0 - decay))
+            # TF1's assign_moving_average (zero_debias=False), rounding included:
+            # moving -= (moving - value) · (1 - decay)
+            rate = 1.0 - self.momentum
+            self.moving_mean.assign_sub((self.moving_mean - mean) * rate)
+            self.moving_variance.assign_sub((self.moving_variance - variance) * rate)
         else:
             mean, variance = self.moving_mean, self.moving_variance
         return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)

@@ -18,10 +18,10 @@ import numpy as np
 import tensorflow as tf
 
 from ganhub.errors import ConfigError, GanhubError
-from training import architectures, data, ema
-from training.config import CONFIG_FILE, EMA_KEYS, RESUMABLE_CHANGES, Config
-from training.optim import lr_scale
-from training.steps import GANSteps
+from ganhub.training import architectures, data, ema
+from ganhub.training.config import CONFIG_FILE, EMA_KEYS, RESUMABLE_CHANGES, Config
+from ganhub.training.optim import lr_scale
+from ganhub.training.steps import GANSteps
 
 CHECKPOINT_SUBDIR = "checkpoints"
 LOG_SUBDIR = "logs"
@@ -83,6 +83,14 @@ def _check_resumable(model_dir, config):
         raise ConfigError(f"{model_dir} holds a run with another config ({diffs}); use a new "
                           f"--model-dir, or change only {', '.join(RESUMABLE_CHANGES)} to resume")
     return saved_config
+
+
+def _legacy_adam(checkpoint_path):
+    """The optimizers ("d_optimizer", "g_optimizer") that ``checkpoint_path`` stores without
+    beta1_power/beta2_power (checkpoints from before optim.Adam kept them)."""
+    names = {name for name, _ in tf.train.list_variables(checkpoint_path)}
+    return [key for key in ("d_optimizer", "g_optimizer")
+            if not any(n.startswith(f"{key}/beta1_power/") for n in names)]
 
 
 def _has_ema(checkpoint_path):
@@ -163,8 +171,13 @@ class Trainer:
             tracked = dict(self._tracked)
             if not has_ema:
                 tracked.pop("generator_ema", None)
+            legacy = _legacy_adam(latest)
+            for key in legacy:  # written before Adam kept TF1's running beta powers
+                tracked[key] = tracked[key].legacy_view()
             tf.train.Checkpoint(**tracked).restore(latest).expect_partial() \
                 .assert_existing_objects_matched()
+            for key in legacy:
+                self._tracked[key].restore_powers()
         step = int(self.step.numpy())
         self._check_lr_resume(step)
         if self.g_ema is not None:
@@ -318,7 +331,7 @@ def train(config, model_dir, progress=True, strategy=None):
     elif isinstance(config, dict):
         config = Config.from_dict(config)
     if isinstance(strategy, str):
-        from training.distribute import make_strategy
+        from ganhub.training.distribute import make_strategy
         strategy = make_strategy(strategy)
     return Trainer(config, model_dir, strategy=strategy).run(progress=progress)
 

@@ -9,12 +9,17 @@ updates the mirrored variables once, in cross-replica context. BN in G (and in D
 each replica's own batch statistics and keeps per-replica moving averages that are averaged when
 read (ON_READ variables), as Keras does; spectral-norm u vectors likewise. With one replica none of
 this machinery runs and the step is the plain single-device computation.
+
+Spectral norm: every D call of one step (real, fake, penalty) uses the power iteration from the
+step's starting ``u``, and ``u`` advances once per D step and once per G step, as in compare_gan's
+TF1 graph (``layers.spectral_norm_step``; on each replica under a strategy).
 """
 import tensorflow as tf
 
 from ganhub.errors import ConfigError
-from training import losses, penalties
-from training.optim import Adam, lr_scale
+from ganhub.training import losses, penalties
+from ganhub.training.layers import spectral_norm_step
+from ganhub.training.optim import Adam, lr_scale
 
 # Offsets that separate the stateless RNG streams of one step (do not change: resumed runs rely
 # on them).
@@ -71,7 +76,7 @@ class GANSteps:
         """Gradients of the D objective on this replica's slice, with d_loss and the penalty; all
         divided by the number of replicas (so that summing over replicas gives the global mean)."""
         d_vars = self.discriminator.trainable_variables
-        with tf.GradientTape() as tape:
+        with spectral_norm_step(), tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
@@ -85,7 +90,7 @@ class GANSteps:
 
     def g_replica(self, z):
         g_vars = self.generator.trainable_variables
-        with tf.GradientTape() as tape:
+        with spectral_norm_step(), tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
             g_loss = self.loss.g_loss(self.discriminator(fake, training=True))
         grads = tape.gradient(g_loss, g_vars)

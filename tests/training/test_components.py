@@ -137,6 +137,64 @@ def test_spectral_norm_does_one_power_iteration_per_call():
     np.testing.assert_allclose(out, m / (u1.T @ m @ v).item(), rtol=1e-5)
 
 
+def test_spectral_norm_step_shares_one_iteration_and_advances_u_once():
+    """Inside one step every call uses the iteration from the step's starting u (one sigma for the
+    real, fake and penalty D calls) and u moves once, as compare_gan's TF1 graph; outside, each call
+    iterates."""
+    kernel = tf.constant(np.random.default_rng(5).normal(size=(6, 4)), tf.float32)
+    sn = layers.SpectralNorm((6, 4))
+    u0, m = sn.u.numpy(), kernel.numpy()
+
+    def iterate(u):
+        v = m.T @ u
+        v /= np.linalg.norm(v)
+        u = m @ v
+        return u / np.linalg.norm(u), v
+
+    u1, v1 = iterate(u0)
+    with layers.spectral_norm_step():
+        outs = [sn(kernel).numpy() for _ in range(3)]
+        np.testing.assert_array_equal(sn.u.numpy(), u0)  # written only when the step ends
+    for out in outs:
+        np.testing.assert_allclose(out, m / (u1.T @ m @ v1).item(), rtol=1e-5)
+    np.testing.assert_allclose(sn.u.numpy(), u1, rtol=1e-5)
+    u2, _ = iterate(u1)
+    assert np.abs(u2 - u1).max() > 1e-3  # a second iteration would be visible
+    with layers.spectral_norm_step():
+        sn(kernel)
+    np.testing.assert_allclose(sn.u.numpy(), u2, rtol=1e-5)
+
+
+def test_d_step_and_g_step_each_advance_u_by_one_iteration(tiny_config):
+    """A GANSteps D step with WGAN-GP (three D calls) and a G step move every u once each."""
+    from ganhub.training.steps import GANSteps
+    config = Config(**{**tiny_config, "penalty": "wgan_gp", "penalty_lambda": 10.0,
+                       "loss": "wgan", "batch_size": 4})
+    g, d = build_models(config, channels=1)
+    steps = GANSteps(config, g, d)
+    sns = [layer.spectral_norm for layer in (*d.convs, d.fc)]
+
+    def iterate(layer, u):
+        m = layer.kernel.numpy().reshape(-1, layer.kernel.shape[-1]).astype(np.float64)
+        v = m.T @ u
+        v /= np.linalg.norm(v)
+        u = m @ v
+        return u / np.linalg.norm(u)
+
+    layers_ = (*d.convs, d.fc)
+    u0 = [sn.u.numpy().astype(np.float64) for sn in sns]
+    expected = [iterate(layer, u) for layer, u in zip(layers_, u0)]  # from the weights before
+    real = tf.random.uniform([4, 32, 32, 1])
+    z = steps.latents(tf.constant(1, tf.int64))
+    steps.d_step(real, z, tf.constant(1, tf.int64))
+    for sn, u in zip(sns, expected):
+        np.testing.assert_allclose(sn.u.numpy(), u, atol=1e-5)
+    expected = [iterate(layer, sn.u.numpy().astype(np.float64)) for layer, sn in zip(layers_, sns)]
+    steps.g_step(z)
+    for sn, u in zip(sns, expected):
+        np.testing.assert_allclose(sn.u.numpy(), u, atol=1e-5)
+
+
 def test_layer_norm_statistics_per_example_over_hwc_with_per_channel_params():
     x = np.random.default_rng(4).normal(2.0, 3.0, size=(3, 4, 5, 6)).astype(np.float32)
     ln = layers.LayerNorm(6)
@@ -233,11 +291,27 @@ def test_invalid_combinations_are_exactly_the_ones_compare_gan_rejects():
         ("dcgan", "layer_norm"), ("dcgan", "weight_norm")])
 
 
-@pytest.mark.parametrize("arch,resolution", [("sndcgan", 30), ("dcgan", 24), ("resnet19", 48),
+@pytest.mark.parametrize("arch,resolution", [("sndcgan", 4), ("dcgan", 8), ("resnet19", 48),
                                              ("resnet_cifar", 64)])
 def test_bad_resolution_raises_config_error(arch, resolution):
     with pytest.raises(ConfigError, match=f"resolution={resolution}"):
         Config(architecture=arch, resolution=resolution, d_norm="none")
+
+
+@pytest.mark.parametrize("arch,resolution,fc_side", [
+    ("sndcgan", 28, 4), ("sndcgan", 30, 4), ("sndcgan", 32, 4), ("dcgan", 28, 2), ("dcgan", 24, 2),
+    ("dcgan", 32, 2)])
+def test_dcgan_style_networks_use_compare_gans_ceil_sizing(arch, resolution, fc_side):
+    """compare_gan v2 sized SNDCGAN/DCGAN with ceil(s/2) per stride-2 layer (conv_out_size_same):
+    at 28×28 G starts from 4×4 (SNDCGAN) / 2×2 (DCGAN) and upsamples 4 → 7 → 14 → 28; D's SAME
+    convolutions end at the same size."""
+    assert layers.halvings(28, 4) == [28, 14, 7, 4, 2]
+    config = Config(architecture=arch, resolution=resolution, d_norm="none", width=0.0625, z_dim=8)
+    g, d = build_models(config, channels=1)
+    images = g(tf.random.uniform([2, 8], -1, 1), training=True)
+    assert images.shape == (2, resolution, resolution, 1)
+    assert d(images, training=True).shape == (2,)
+    assert d.fc.kernel.shape[0] == fc_side * fc_side * d.convs[-1].kernel.shape[-1]
 
 
 def test_unknown_key_and_value_list_valid_ones():

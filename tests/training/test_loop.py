@@ -50,6 +50,37 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
     assert int(resumed.d_optimizer.iterations.numpy()) == 4
 
 
+def test_resume_from_a_checkpoint_without_adam_beta_powers(tmp_path):
+    """Checkpoints written before Adam kept TF1's running beta1_power/beta2_power (iterations, m, v
+    only) still resume: the powers are rebuilt from iterations by the same float32 product, so the
+    resumed run equals an uninterrupted one."""
+    from ganhub.training.optim import running_power
+    straight = Trainer(_config(), tmp_path / "straight", dataset=_dataset())
+    straight.run(progress=False)
+
+    old = Trainer(_config(steps=2), tmp_path / "old", dataset=_dataset())
+    old.run(progress=False)
+    # rewrite its last checkpoint in the old layout
+    legacy = dict(old._tracked, d_optimizer=old.d_optimizer.legacy_view(),
+                  g_optimizer=old.g_optimizer.legacy_view())
+    ckpt_dir = tmp_path / "old" / "checkpoints"
+    for f in ckpt_dir.iterdir():
+        f.unlink()
+    tf.train.CheckpointManager(tf.train.Checkpoint(**legacy), str(ckpt_dir), 3).save(
+        checkpoint_number=2)
+    names = [n for n, _ in tf.train.list_variables(str(ckpt_dir / "ckpt-2"))]
+    assert not any("beta1_power" in n for n in names) and any("iterations" in n for n in names)
+
+    resumed = Trainer(_config(), tmp_path / "old", dataset=_dataset())
+    assert resumed.restore() == 2
+    assert resumed.d_optimizer.beta1_power.numpy() == running_power(0.5, 2)
+    assert resumed.g_optimizer.beta2_power.numpy() == running_power(0.999, 1)
+    resumed.run(progress=False)
+    a, b = _state(straight), _state(resumed)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     trainer = Trainer(_config(steps=5, disc_iters=1, penalty="none"), tmp_path / "run",
                       dataset=_dataset())

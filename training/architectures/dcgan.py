@@ -4,7 +4,8 @@ import tensorflow as tf
 
 from ganhub.training.architectures.sndcgan import scaled
 from ganhub.training.architectures.interface import ExportableGenerator
-from ganhub.training.layers import BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, lrelu
+from ganhub.training.layers import (BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, halvings,
+                                    lrelu)
 
 
 class DCGANGenerator(ExportableGenerator, Network):
@@ -16,14 +17,16 @@ class DCGANGenerator(ExportableGenerator, Network):
     def __init__(self, z_dim, resolution, channels, width=1.0, name="generator"):
         super().__init__(name=name)
         self.z_dim, self.image_shape = z_dim, (resolution, resolution, channels)
-        self.base = resolution // 16
+        sizes = halvings(resolution, 4)  # ceil sizing as compare_gan: 28 → 2, 4, 7, 14, 28
+        self.base = sizes[4]
         c = [scaled(n, width) for n in (512, 256, 128, 64)]
         self.c0 = c[0]
         self.fc = Dense(z_dim, self.base * self.base * c[0], name="g_fc1")
         self.bn1 = BatchNorm(c[0], name="g_bn1")
-        self.deconvs = [Conv2DTranspose(c[i], c[i + 1], 5, 2, name=f"g_dc{i + 2}") for i in range(3)]
+        self.deconvs = [Conv2DTranspose(c[i], c[i + 1], 5, 2, output_size=sizes[3 - i],
+                                        name=f"g_dc{i + 2}") for i in range(3)]
         self.bns = [BatchNorm(c[i + 1], name=f"g_bn{i + 2}") for i in range(3)]
-        self.out = Conv2DTranspose(c[3], channels, 5, 2, name="g_dc5")
+        self.out = Conv2DTranspose(c[3], channels, 5, 2, output_size=sizes[0], name="g_dc5")
 
     def __call__(self, z, training):
         x = tf.reshape(self.fc(z), [-1, self.base, self.base, self.c0])
@@ -51,7 +54,7 @@ class DCGANDiscriminator(Network):
             if i > 0 and normalization == "batch_norm":
                 self.norms.append(BatchNorm(out, name=f"d_bn{i + 1}"))
             in_ch = out
-        self.flat = (resolution // 16) ** 2 * in_ch
+        self.flat = halvings(resolution, 4)[4] ** 2 * in_ch  # SAME convs: ceil(s/16)
         self.fc = Dense(self.flat, 1, spectral_norm=sn, name="d_fc1")
 
     def __call__(self, x, training):

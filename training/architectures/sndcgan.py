@@ -2,7 +2,8 @@
 import tensorflow as tf
 
 from ganhub.training.architectures.interface import ExportableGenerator
-from ganhub.training.layers import BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, lrelu
+from ganhub.training.layers import (BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, halvings,
+                                    lrelu)
 
 
 def scaled(channels, width):
@@ -17,16 +18,18 @@ class SNDCGANGenerator(ExportableGenerator, Network):
 
     def __init__(self, z_dim, resolution, channels, width=1.0, name="generator"):
         super().__init__(name=name)
-        if resolution % 8:
-            raise ValueError(f"SNDCGAN needs a resolution divisible by 8, got {resolution}")
+        if resolution < 8:
+            raise ValueError(f"SNDCGAN needs a resolution of at least 8, got {resolution}")
         self.z_dim, self.resolution, self.channels = z_dim, resolution, channels
         self.image_shape = (resolution, resolution, channels)
-        self.base = resolution // 8
+        sizes = halvings(resolution, 3)  # ceil sizing as compare_gan: 28 → 4, 7, 14, 28
+        self.base = sizes[3]
         c = [scaled(n, width) for n in (512, 256, 128, 64)]
         self.c0 = c[0]
         self.fc = Dense(z_dim, self.base * self.base * c[0], name="g_fc1")
         self.bn1 = BatchNorm(self.base * self.base * c[0], epsilon=2e-5, name="g_bn1")
-        self.deconvs = [Conv2DTranspose(c[i], c[i + 1], 4, 2, name=f"g_dc{i + 2}") for i in range(3)]
+        self.deconvs = [Conv2DTranspose(c[i], c[i + 1], 4, 2, output_size=sizes[2 - i],
+                                        name=f"g_dc{i + 2}") for i in range(3)]
         self.bns = [BatchNorm(c[i + 1], epsilon=2e-5, name=f"g_bn{i + 2}") for i in range(3)]
         self.out = Conv2DTranspose(c[3], channels, 3, 1, name="g_dc5")
 
@@ -59,7 +62,7 @@ class SNDCGANDiscriminator(Network):
             self.convs.append(Conv2D(in_ch, out, k, stride, spectral_norm=sn, truncated=False,
                                      name=f"d_conv{i + 1}"))
             in_ch = out
-        self.flat = (resolution // 8) ** 2 * in_ch
+        self.flat = halvings(resolution, 3)[3] ** 2 * in_ch  # SAME convs: ceil(s/8)
         self.fc = Dense(self.flat, 1, spectral_norm=sn, name="d_fc1")
 
     def __call__(self, x, training):
