@@ -141,8 +141,15 @@ class Generator:
 
     # --- generation ---------------------------------------------------------------------------
     def _run(self, z):
-        out = self._fn(**{self._input_key: self._tf.constant(z)})[self._output_key]
-        return out.numpy()
+        out = self._fn(**{self._input_key: self._tf.constant(z)})[self._output_key].numpy()
+        if not np.isfinite(out).all():
+            # to_uint8 would turn NaN into black images that look like a (bad) result
+            bad = int(np.count_nonzero(~np.isfinite(out)))
+            raise InvalidModuleError(
+                f"{self.name or 'the module'} produced {bad} NaN or infinite pixel values out of "
+                f"{out.size}; its weights are broken (e.g. a diverged training run): re-export it "
+                f"from a good checkpoint")
+        return out
 
     def __call__(self, z, batch_size=None):
         """Images float32 [n, H, W, C] in [0, 1] for latents z [n, z_dim]."""

@@ -81,6 +81,22 @@ def _import_tensorflow_quietly():
         os.close(saved)
 
 
+def describe_os_error(exc):
+    """One line for an OSError that reached the CLI, saying what to do about it."""
+    import errno
+    name = exc.filename if exc.filename is not None else ""
+    shown = str(name) if len(str(name)) <= 120 else f"{str(name)[:60]}...{str(name)[-40:]}"
+    where = f" ({shown})" if shown else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device{where}; free some space or write elsewhere"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"cannot write{where}: {exc.strerror or exc}; the place is read-only or not yours "
+                f"(for the module cache, set GANHUB_CACHE to a writable folder)")
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"file name too long for the file system{where}; use a shorter name"
+    return f"{exc.strerror or exc}{where}"
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -100,6 +116,13 @@ def main(argv=None):
         return 1
     except GanhubError as exc:
         print(f"ganhub {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the file system said no: a full disk, read-only, a name too long
+        print(f"ganhub {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"ganhub {args.command}: error: out of memory; use a smaller -n/--batch-size or "
+              f"free memory", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         print(f"ganhub {args.command}: interrupted" + (f": {exc}" if str(exc) else ""), file=sys.stderr)

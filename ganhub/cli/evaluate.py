@@ -85,6 +85,8 @@ def check_reference(text):
         if not path.is_file():
             raise BadInputError(f"--reference {text}: no such file; make it with `ganhub stats DATA "
                                 f"-o {text}`, or name a data set such as fashion_mnist-test")
+        from ganhub.metrics.stats import check_reference_file
+        check_reference_file(path)  # headers and provenance only: a crafted file fails here
         return
     if path.exists():
         return

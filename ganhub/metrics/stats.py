@@ -146,8 +146,15 @@ class ReferenceStats:
                     raise ReferenceFileError(
                         f"{path} lacks {sorted(missing)}; it is not a ganhub reference file "
                         f"(make one with `ganhub stats`)")
+                _check_npz_headers(path, ("mu", "sigma", "features", "provenance"))
                 provenance = json.loads(str(data["provenance"]))
-                return cls(data["mu"], data["sigma"], data["features"], provenance)
+                if not isinstance(provenance, dict):
+                    raise ReferenceFileError(
+                        f"{path}: its provenance is a JSON {type(provenance).__name__}, not an "
+                        f"object; it is not a ganhub reference file (remake it with `ganhub stats`)")
+                mu, sigma, features = data["mu"], data["sigma"], data["features"]
+                _check_reference_shapes(path, mu, sigma, features)
+                return cls(mu, sigma, features, provenance)
         except _UNREADABLE_NPZ as exc:
             if isinstance(exc, GanhubError):
                 raise
@@ -157,6 +164,68 @@ class ReferenceStats:
 
 class ReferenceFileError(GanhubError, ValueError):
     """A reference-statistics file is missing, truncated or not in ganhub's format."""
+
+
+MAX_ARRAY_BYTES = 4 * 2**30  # far above any real reference (2048-d: sigma 32 MB, 10k features 80 MB)
+
+
+def _check_npz_headers(path, names):
+    """Read each array's .npy header (not its data) and refuse object dtypes and shapes whose
+    size disagrees with the bytes the file holds or exceeds MAX_ARRAY_BYTES: np.load would
+    otherwise try to allocate whatever a crafted header claims (shape 10^12 -> MemoryError)."""
+    from numpy.lib import format as npy_format
+    with zipfile.ZipFile(path) as archive:
+        for name in names:
+            info = archive.getinfo(f"{name}.npy")
+            with archive.open(info) as fh:
+                version = npy_format.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = npy_format.read_array_header_1_0(fh)
+                elif version in ((2, 0), (3, 0)):
+                    shape, _, dtype = npy_format.read_array_header_2_0(fh)
+                else:
+                    raise ReferenceFileError(f"{path}: array {name!r} has .npy version {version}")
+                header_end = fh.tell()
+            if dtype.hasobject:
+                raise ReferenceFileError(f"{path}: array {name!r} holds Python objects; refusing it "
+                                         f"(reference files hold numbers and one JSON string)")
+            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if nbytes > MAX_ARRAY_BYTES or nbytes != info.file_size - header_end:
+                raise ReferenceFileError(
+                    f"{path}: array {name!r} claims shape {tuple(shape)} ({nbytes} bytes) but the "
+                    f"file holds {info.file_size - header_end} bytes for it; the file is corrupt or "
+                    f"crafted (remake it with `ganhub stats`)")
+
+
+def check_reference_file(path):
+    """Without loading its arrays: raise ReferenceFileError if the reference .npz at ``path`` is
+    unreadable, crafted (array headers that lie) or has a provenance that is not a JSON object.
+    An .npz without provenance (images, not statistics) passes."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "provenance" not in data.files:
+                return
+            names = [n for n in ("mu", "sigma", "features", "provenance") if n in data.files]
+            _check_npz_headers(path, names)
+            provenance = json.loads(str(data["provenance"]))
+    except _UNREADABLE_NPZ as exc:
+        if isinstance(exc, GanhubError):
+            raise
+        raise ReferenceFileError(f"cannot read reference statistics {path} ({exc}); remake it "
+                                 f"with `ganhub stats`") from None
+    if not isinstance(provenance, dict):
+        raise ReferenceFileError(f"{path}: its provenance is a JSON {type(provenance).__name__}, not "
+                                 f"an object; it is not a ganhub reference file (remake it with "
+                                 f"`ganhub stats`)")
+
+
+def _check_reference_shapes(path, mu, sigma, features):
+    d = mu.shape[0] if mu.ndim == 1 else None
+    if d is None or sigma.shape != (d, d) or features.ndim != 2 or (features.size and features.shape[1] != d):
+        raise ReferenceFileError(
+            f"{path}: mu {mu.shape}, sigma {sigma.shape} and features {features.shape} do not fit "
+            f"together (expected [d], [d, d], [n, d]); remake it with `ganhub stats`")
 
 
 # What np.load raises for a missing, truncated or corrupt .npz (a cut-off zip is BadZipFile, which
