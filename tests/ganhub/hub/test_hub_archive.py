@@ -33,9 +33,9 @@ GOOD = ({"name": "saved_model.pb"}, b"\x00")
     (({"name": "../escaped.txt"}, b"x"), "'..'"),
     (({"name": "variables/../../escaped.txt"}, b"x"), "'..'"),
     (({"name": "/tmp/ganhub-absolute.txt"}, b"x"), "absolute"),
-    (({"name": "link", "type": tarfile.SYMTYPE, "linkname": "../../outside"}, None), "outside"),
-    (({"name": "link", "type": tarfile.SYMTYPE, "linkname": "/etc/passwd"}, None), "outside"),
-    (({"name": "hard", "type": tarfile.LNKTYPE, "linkname": "/etc/passwd"}, None), "outside"),
+    (({"name": "link", "type": tarfile.SYMTYPE, "linkname": "../../outside"}, None), "symbolic link"),
+    (({"name": "link", "type": tarfile.SYMTYPE, "linkname": "/etc/passwd"}, None), "symbolic link"),
+    (({"name": "hard", "type": tarfile.LNKTYPE, "linkname": "/etc/passwd"}, None), "hard link"),
     (({"name": "dev", "type": tarfile.CHRTYPE, "devmajor": 1, "devminor": 3}, None), "device"),
     (({"name": "fifo", "type": tarfile.FIFOTYPE}, None), "device file or FIFO"),
 ])
@@ -50,12 +50,14 @@ def test_unsafe_members_are_refused(cache, tmp_path, bad, reason):
     assert not any((cache / "tmp").iterdir()), "the staging directory must be cleaned up"
 
 
-def test_links_inside_the_archive_are_allowed(tmp_path):
-    path = _tar(tmp_path / "ok.tar.gz", [
+def test_links_are_refused_even_inside_the_archive(tmp_path):
+    """A SavedModel needs no links; any link is refused before anything is written."""
+    path = _tar(tmp_path / "links.tar.gz", [
         GOOD, ({"name": "variables/data"}, b"abc"),
         ({"name": "variables/alias", "type": tarfile.SYMTYPE, "linkname": "data"}, None)])
-    out = archive.extract(path, tmp_path / "out")
-    assert (out / "variables" / "alias").read_bytes() == b"abc"
+    with pytest.raises(InvalidModuleError, match="symbolic link"):
+        archive.extract(path, tmp_path / "out")
+    assert not any((tmp_path / "out").rglob("*")), "nothing may be written"
 
 
 def test_expanded_size_limit(cache, tmp_path, monkeypatch):
@@ -108,7 +110,7 @@ def test_pack_leaves_no_temp_file_when_the_tar_step_fails(tmp_path, monkeypatch,
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(tarfile.TarFile, "add", fail)
+    monkeypatch.setattr(tarfile.TarFile, "addfile", fail)
     with pytest.raises(type(error)):
         archive.pack(module, out / "m.tar.gz")
     assert list(out.iterdir()) == []
