@@ -18,7 +18,8 @@ CIFAR-10, CelebA-HQ and LSUN-Bedroom only), in ``OFFLINE_PRESETS``:
 - ``default_fashion_mnist``: ganhub's shipped default model, exactly scripts/default_model.json
   (SNDCGAN line 7's settings at width 1/4, with a generator EMA and a linear learning-rate decay);
 - ``sndcgan_fashion_mnist_sn`` and ``sndcgan_mnist_sn``: SNDCGAN line 7 (the study's best SNDCGAN
-  on CIFAR-10) unchanged but for the data set, 28×28 zero-padded to 32×32 as ganhub's loaders do.
+  on CIFAR-10) unchanged but for the data set, 28×28 zero-padded to 32×32 as ganhub's loaders do
+  by default; ``..._28``: the same at the native 28×28 the study trained (Fashion-)MNIST at.
 ``describe_presets()`` gives every preset's data set and what it reproduces (`ganhub train
 --list-presets`).
 """
@@ -106,6 +107,15 @@ OFFLINE_PRESETS = {
                                  f"{_LINE_7} on Fashion-MNIST; no FID published for this data set"),
     "sndcgan_mnist_sn": (_line("sndcgan", "mnist", 200_000, "spectral_norm", 2e-4, 0.5, 0.999, 2),
                          f"{_LINE_7} on MNIST; no FID published for this data set"),
+    # native 28×28 with compare_gan's ceil sizing, as the study trained (Fashion-)MNIST
+    "sndcgan_fashion_mnist_sn_28": (
+        {**_line("sndcgan", "fashion_mnist", 200_000, "spectral_norm", 2e-4, 0.5, 0.999, 2),
+         "resolution": 28},
+        f"{_LINE_7} on Fashion-MNIST at its native 28x28, as the study; no FID published"),
+    "sndcgan_mnist_sn_28": (
+        {**_line("sndcgan", "mnist", 200_000, "spectral_norm", 2e-4, 0.5, 0.999, 2),
+         "resolution": 28},
+        f"{_LINE_7} on MNIST at its native 28x28, as the study; no FID published"),
 }
 PRESETS.update({name: config for name, (config, _) in OFFLINE_PRESETS.items()})
 

@@ -42,6 +42,24 @@ def _frac_differing(a_vars, b_vars, atol=1e-5):
     return bad / total
 
 
+def _sn_layers(d):
+    return [m for m in d.submodules if getattr(m, "spectral_norm", None) is not None]
+
+
+def _one_iteration(layer, u):
+    w = layer.kernel.numpy().reshape(-1, layer.kernel.shape[-1]).astype(np.float64)
+    v = w.T @ u
+    v /= np.linalg.norm(v)
+    u = w @ v
+    return u / np.linalg.norm(u)
+
+
+def _u_error(layers, expected):
+    """max |u − expected| over every replica's own copy of every u."""
+    return max(float(np.max(np.abs(copy.numpy() - e)))
+               for layer, e in zip(layers, expected) for copy in layer.spectral_norm.u.values)
+
+
 def compare(config):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     g, d = build_models(config, 1, strategy)
@@ -76,7 +94,12 @@ def compare(config):
     for v, value in zip(_non_trainable(g, d), m_state):
         v.assign(value)
     d_before = [v.numpy() for v in d.trainable_variables]
+    sn_layers = _sn_layers(d)
+    expected_u = [_one_iteration(l, l.spectral_norm.u.numpy().astype(np.float64)) for l in sn_layers]
     d_loss, penalty = mirrored.d_step(real, z, step)
+    # every replica's u moved one power iteration in the D step (three D calls with DRAGAN)
+    results["u_after_d"] = _u_error(sn_layers, expected_u) if sn_layers else 0.0
+    expected_u = [_one_iteration(l, l.spectral_norm.u.numpy().astype(np.float64)) for l in sn_layers]
     ref.d_optimizer.apply(grads, ref_d.trainable_variables)
     results["d_loss"] = [float(d_loss), (float(halves[0][1]) + float(halves[1][1])) / 2]
     results["penalty"] = [float(penalty), (float(halves[0][2]) + float(halves[1][2])) / 2]
@@ -85,6 +108,8 @@ def compare(config):
     # --- G step ----------------------------------------------------------------------------------
     g_before = [v.numpy() for v in g.trainable_variables]
     g_loss = mirrored.g_step(z)
+    results["u_after_g"] = _u_error(sn_layers, expected_u) if sn_layers else 0.0
+    results["sn_layers"] = len(sn_layers)
     state = [v.numpy() for v in _non_trainable(ref_g, ref_d)]
     halves = []
     for part in (slice(0, HALF), slice(HALF, 2 * HALF)):

@@ -51,3 +51,11 @@ def test_two_replicas_give_the_loss_and_update_of_one_device(mirrored):
     assert result["d_grads"] < 1e-4          # all-reduced gradients = mean of the replica halves
     assert result["d_moved"] > 5e-4 and result["g_moved"] > 5e-4   # lr 1e-3: both steps applied
     assert result["d_weights"] < 0.01 and result["g_weights"] < 0.01
+
+
+def test_spectral_norm_u_moves_once_per_step_on_every_replica(mirrored):
+    """As in compare_gan: one power iteration per D step (here with DRAGAN's third D call) and one
+    per G step, on each replica's own copy of u."""
+    result = mirrored["compare"]
+    assert result["sn_layers"] == 8
+    assert result["u_after_d"] < 1e-5 and result["u_after_g"] < 1e-5

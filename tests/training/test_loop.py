@@ -162,3 +162,19 @@ def test_a_signal_finishes_the_step_saves_it_and_resume_stays_exact(tmp_path, si
     a, b = _state(straight), _state(resumed)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("arch", ["sndcgan", "dcgan"])
+def test_native_28x28_fashion_mnist_trains_without_padding(tmp_path, arch):
+    """resolution=28 loads Fashion-MNIST at its own size (compare_gan v2's setting); 32 pads."""
+    from tests.conftest import write_fake_fashion_mnist
+    raw = write_fake_fashion_mnist(tmp_path / "fmnist", n=16)
+    native = data.load_dataset("fashion_mnist", "train", str(raw), resolution=28)
+    padded = data.load_dataset("fashion_mnist", "train", str(raw), resolution=32)
+    assert native.images.shape[1:] == (28, 28, 1) and padded.images.shape[1:] == (32, 32, 1)
+    np.testing.assert_array_equal(padded.images[:, 2:30, 2:30], native.images)
+    assert "native" in native.provenance["preprocessing"]
+    config = _config(architecture=arch, resolution=28, dataset="fashion_mnist", data_dir=str(raw),
+                     steps=2, disc_iters=1, d_norm="spectral_norm")
+    result = Trainer(config, tmp_path / "run").run(progress=False)
+    assert result["step"] == 2 and np.isfinite(result["d_loss"])
