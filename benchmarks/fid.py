@@ -5,6 +5,10 @@
 Prints a table. Targets (issue #4): Fréchet distance ≥ 5× faster than the sqrtm route at relative
 error < 1e-6; peak RSS at 50k images ≤ 1.2× that at 5k; the offline TF extractor at least as many
 images/s as the TorchScript graph run by torch on the same CPU and batch size.
+
+Issue #18: precision/recall (k = 3) and density/coverage (k = 5) at 10k vs 10k 2048-d features, time
+and peak memory next to FID (moments + Fréchet distance) on the same features
+(`--prdc-size N` to change the size, `--prdc-only` to run just that table).
 """
 import argparse
 import json
@@ -111,12 +115,71 @@ def bench_rss(n):
     return int(result.stdout.strip()) / 1024  # kB → MiB
 
 
+# One metric on one pair of feature sets in a fresh process: its time, and its peak RSS above the
+# RSS with the features already in memory (VmHWM, see above).
+_PRDC_CODE = """
+import json, time
+import numpy as np
+from ganhub.metrics import FeatureStats, frechet_distance
+from ganhub.metrics.prdc import precision_recall_density_coverage
+rng = np.random.default_rng(0)
+# Inception pool_3 features are non-negative and sparse-ish: gamma-distributed stand-ins, made a
+# chunk at a time so no float64 temporary raises the baseline peak.
+real, fake = np.empty(({n}, {dim}), np.float32), np.empty(({n}, {dim}), np.float32)
+for i in range(0, {n}, 500):
+    real[i:i + 500] = rng.gamma(0.5, size=(min(500, {n} - i), {dim}))
+    fake[i:i + 500] = rng.gamma(0.5, size=(min(500, {n} - i), {dim})) * 1.05
+def hwm():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+base = hwm()
+start = time.perf_counter()
+if {what!r} == "fid":
+    a = FeatureStats({dim}); b = FeatureStats({dim})
+    for i in range(0, {n}, 500):
+        a.update(real[i:i + 500]); b.update(fake[i:i + 500])
+    value = {{"fid": frechet_distance(a.mean, a.covariance, b.mean, b.covariance)}}
+else:
+    value = precision_recall_density_coverage(real, fake, {what})
+print(json.dumps({{"seconds": time.perf_counter() - start, "features_mib": base,
+                   "extra_mib": hwm() - base, "value": value}}))
+"""
+
+
+def bench_prdc(n, dim=2048, what="fid"):
+    """what: "fid" or a tuple of metric names of precision_recall_density_coverage."""
+    code = _PRDC_CODE.format(n=n, dim=dim, what=what)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def print_prdc_table(n, dim=2048):
+    print(f"\n| {n:,} vs {n:,} features, {dim}-d (float32 in, float64 math) | time (s) | "
+          f"peak RSS above the features (MiB) | value |")
+    print("|---|---|---|---|")
+    rows = [("FID (streamed moments + Fréchet distance)", "fid"),
+            ("precision + recall (k = 3)", ("precision", "recall")),
+            ("density + coverage (k = 5)", ("density", "coverage")),
+            ("all four", ("precision", "recall", "density", "coverage"))]
+    for label, what in rows:
+        r = bench_prdc(n, dim, what)
+        value = ", ".join(f"{k} {v:.4f}" for k, v in r["value"].items())
+        print(f"| {label} | {r['seconds']:.1f} | {r['extra_mib']:.0f} | {value} |")
+    print(f"(features alone: {r['features_mib']:.0f} MiB peak RSS; load average "
+          f"{os.getloadavg()[0]:.1f})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=100, help="images per extractor timing")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per extractor")
     parser.add_argument("--torch-site", help="extra sys.path entry where torch is installed")
+    parser.add_argument("--prdc-size", type=int, default=10_000,
+                        help="feature vectors per set for the precision/recall table (default 10,000)")
+    parser.add_argument("--prdc-only", action="store_true", help="run only the precision/recall table")
     args = parser.parse_args()
+    if args.prdc_only:
+        print_prdc_table(args.prdc_size)
+        return
     print(f"CPU cores: {os.cpu_count()}, batch {BATCH}")
 
     # The machine is shared: alternate the two extractors and keep each one's best round, so a
@@ -152,6 +215,8 @@ def main():
     print(f"| 5,000 feature vectors | {rss5:.0f} |")
     print(f"| 50,000 feature vectors | {rss50:.0f} |")
     print(f"ratio 50k/5k: {rss50 / rss5:.3f}")
+
+    print_prdc_table(args.prdc_size)
 
 
 if __name__ == "__main__":

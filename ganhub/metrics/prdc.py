@@ -16,8 +16,10 @@ code; Naeem et al.'s `prdc` package compares with a strict <, which differs only
 exactly on a sphere, and there makes identical sets containing duplicates score below 1.
 
 How it is computed. All comparisons are between squared distances (the square root is monotone).
-Squared distances come in blocks of rows from the Gram expansion ‖x‖² + ‖y‖² − 2x·y in float64, so
-memory is O((N + M)·d + block·max(N, M)) instead of the O(N·M) of a full distance matrix. The Gram
+Squared distances come in blocks of rows from the Gram expansion ‖x‖² + ‖y‖² − 2x·y in float64,
+the features being converted to float64 a block at a time (float32 features, as networks give them,
+are not copied whole), so memory beyond the features is O(block·max(N, M) + block·d) instead of the
+O(N·M) of a full distance matrix. The Gram
 expansion loses accuracy when ‖x − y‖² ≪ ‖x‖² (cancellation; it is why the float32 version of this
 formula is not good enough for near neighbours). Its absolute error is below
 τ = (d + 8)·ε·(‖x‖ + ‖y‖)², a standard bound on floating-point dot products; every comparison or
@@ -28,13 +30,13 @@ features, duplicates and exact ties included.
 """
 import numpy as np
 
-from ganhub.metrics._checks import MetricInputError, as_float64_matrix
+from ganhub.metrics._checks import MetricInputError
 
 PRECISION_RECALL_K = 3
 DENSITY_COVERAGE_K = 5
 METRICS = ("precision", "recall", "density", "coverage")
 # A block of squared distances [rows, columns] in float64, and its masks, stays near this size.
-BLOCK_BYTES = 64 * 2**20
+BLOCK_BYTES = 32 * 2**20
 _PAIR_CHUNK = 4096
 
 
@@ -42,13 +44,40 @@ def _block_rows(num_columns, block_bytes):
     return max(1, int(block_bytes) // (8 * max(1, num_columns)))
 
 
+def _as_features(x, name, min_rows=1):
+    """A 2-D float32 or float64 array, checked, not copied (other dtypes become float64)."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise MetricInputError(f"{name} must be a 2-D array [num_samples, dim], got shape {x.shape}")
+    if x.shape[0] < min_rows:
+        raise MetricInputError(f"{name} has {x.shape[0]} rows; at least {min_rows} are needed")
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    if not all(np.isfinite(x[i:i + 4096]).all() for i in range(0, len(x), 4096)):
+        raise MetricInputError(f"{name} contains NaN or inf; check the generator's outputs")
+    return x
+
+
+def _f64(x):
+    return np.asarray(x, dtype=np.float64)
+
+
 def _squared_norms(x):
-    return np.einsum("ij,ij->i", x, x)
+    out = np.empty(len(x))
+    for i in range(0, len(x), 4096):
+        chunk = _f64(x[i:i + 4096])
+        out[i:i + 4096] = np.einsum("ij,ij->i", chunk, chunk)
+    return out
 
 
-def _gram_sq_distances(x, x_sq, y, y_sq):
-    """‖x_i − y_j‖² for all pairs by the Gram expansion, clipped at 0 → float64 [len(x), len(y)]."""
-    g = x @ y.T
+def _gram_sq_distances(x, x_sq, y, y_sq, block_bytes=BLOCK_BYTES):
+    """‖x_i − y_j‖² for all pairs by the Gram expansion, clipped at 0 → float64 [len(x), len(y)].
+
+    x is a block of rows in float64; y is converted to float64 a block of rows at a time."""
+    g = np.empty((len(x), len(y)))
+    step = _block_rows(y.shape[1], block_bytes)
+    for start in range(0, len(y), step):
+        g[:, start:start + step] = x @ _f64(y[start:start + step]).T
     g *= -2.0
     g += x_sq[:, None]
     g += y_sq[None, :]
@@ -66,7 +95,7 @@ def _pair_sq_distances(x, y, rows, cols):
     """Σ_k (x[rows] − y[cols])² for a list of pairs, the direct (cancellation-free) formula."""
     out = np.empty(len(rows))
     for start in range(0, len(rows), _PAIR_CHUNK):
-        diff = x[rows[start:start + _PAIR_CHUNK]] - y[cols[start:start + _PAIR_CHUNK]]
+        diff = _f64(x[rows[start:start + _PAIR_CHUNK]]) - _f64(y[cols[start:start + _PAIR_CHUNK]])
         out[start:start + _PAIR_CHUNK] = np.einsum("ij,ij->i", diff, diff)
     return out
 
@@ -75,7 +104,10 @@ def _leq(g, threshold, tol, x, y):
     """Exact mask g_true ≤ threshold for a block g of Gram distances between x and y; entries within
     tol of the threshold are recomputed directly."""
     mask = g <= threshold
-    rows, cols = np.nonzero(np.abs(g - threshold) <= tol)
+    gap = np.subtract(g, threshold)
+    np.abs(gap, out=gap)
+    rows, cols = np.nonzero(gap <= tol)
+    del gap
     if len(rows):
         thresholds = np.broadcast_to(threshold, g.shape)[rows, cols]
         mask[rows, cols] = _pair_sq_distances(x, y, rows, cols) <= thresholds
@@ -89,9 +121,12 @@ def _kth_smallest_exact(g, rank, tol, x, y):
     g < T − 2τ are certainly below E, entries with g > T + 2τ certainly above, and E is found among
     the band |g − T| ≤ 2τ, recomputed directly, at rank (rank − number below the band).
     """
-    t = np.partition(g, rank - 1, axis=1)[:, rank - 1:rank]
+    t = np.partition(g, rank - 1, axis=1)[:, rank - 1:rank].copy()  # copy: free the partition
     below = np.count_nonzero(g < t - 2 * tol, axis=1)
-    rows, cols = np.nonzero(np.abs(g - t) <= 2 * tol)
+    gap = np.subtract(g, t)
+    np.abs(gap, out=gap)
+    rows, cols = np.nonzero(gap <= 2 * tol)
+    del gap
     exact = _pair_sq_distances(x, y, rows, cols)
     order = np.lexsort((exact, rows))
     rows, exact = rows[order], exact[order]
@@ -105,7 +140,7 @@ def nearest_neighbour_sq_radii(features, ks, block_bytes=BLOCK_BYTES):
     The point itself is excluded (its own entry is set to −∞, so it is always the first of its row);
     duplicates count as neighbours at distance 0.
     """
-    x = as_float64_matrix(features, "features")
+    x = _as_features(features, "features")
     ks = sorted({int(k) for k in ks})
     n = len(x)
     if ks[0] < 1 or n < ks[-1] + 1:
@@ -116,7 +151,7 @@ def nearest_neighbour_sq_radii(features, ks, block_bytes=BLOCK_BYTES):
     step = _block_rows(n, block_bytes)
     for start in range(0, n, step):
         stop = min(n, start + step)
-        g = _gram_sq_distances(x[start:stop], x_sq[start:stop], x, x_sq)
+        g = _gram_sq_distances(_f64(x[start:stop]), x_sq[start:stop], x, x_sq, block_bytes)
         g[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         tol = _gram_tolerance(x_sq[start:stop], x_sq, x.shape[1])
         for k in ks:  # rank k + 1 counts the point itself
@@ -138,8 +173,8 @@ def precision_recall_density_coverage(real_features, fake_features, metrics=METR
     unknown = set(metrics) - set(METRICS)
     if unknown or not metrics:
         raise MetricInputError(f"unknown metrics {sorted(unknown)}; choose from {', '.join(METRICS)}")
-    real = as_float64_matrix(real_features, "real_features")
-    fake = as_float64_matrix(fake_features, "fake_features")
+    real = _as_features(real_features, "real_features")
+    fake = _as_features(fake_features, "fake_features")
     if real.shape[1] != fake.shape[1]:
         raise MetricInputError(f"feature dimensions differ: {real.shape[1]} vs {fake.shape[1]}; "
                                f"use the same extractor for both sets")
@@ -161,8 +196,8 @@ def precision_recall_density_coverage(real_features, fake_features, metrics=METR
     step = _block_rows(n, block_bytes)
     for start in range(0, m, step):
         stop = min(m, start + step)
-        block, block_sq = fake[start:stop], fake_sq[start:stop]
-        g = _gram_sq_distances(block, block_sq, real, real_sq)
+        block, block_sq = _f64(fake[start:stop]), fake_sq[start:stop]
+        g = _gram_sq_distances(block, block_sq, real, real_sq, block_bytes)
         tol = _gram_tolerance(block_sq, real_sq, real.shape[1])
         if "precision" in metrics:
             in_real_manifold += int(_leq(g, real_sq_radii[k_pr][None, :], tol, block, real)
