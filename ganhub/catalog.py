@@ -26,7 +26,9 @@ from ganhub.errors import GanhubError, UnknownModelError
 
 CATALOG_VERSION = 1
 INTEGRITY = ("pinned", "unverified", "packaged")
-FILTER_KEYS = ("dataset", "architecture", "loss", "normalization", "penalty")
+FILTER_KEYS = ("dataset", "architecture", "loss", "normalization", "penalty", "kind")
+# Entry kinds: "model" (the default) and "reference" (statistics; ganhub/metrics/references.py).
+KINDS = ("model", "reference")
 
 # Short names people type for the values the catalogs use.
 _ALIASES = {
@@ -206,6 +208,11 @@ def validate_entry(entry, where="catalog"):
     elif sha is not None:
         raise CatalogError(f"{where}: entry {name!r} has a sha256 but integrity {integrity!r}")
     check_fields(entry, where)
+    if entry.get("kind", "model") not in KINDS:
+        raise CatalogError(f"{where}: entry {name!r}: kind must be one of {', '.join(KINDS)}")
+    if entry.get("kind") == "reference":
+        from ganhub.metrics.references import check_entry
+        check_entry(entry, where)
     entry["integrity"] = integrity
     return entry
 
@@ -416,7 +423,7 @@ def _canonical(value):
 
 
 def _field(entry, key):
-    value = entry.get(key)
+    value = entry.get(key, "model" if key == "kind" else None)
     if key == "penalty" and isinstance(value, dict):
         value = value.get("type")
     return value

@@ -6,10 +6,9 @@ from ganhub import settings
 from ganhub.cli.sample import add_load_options, check_model_handle, positive_int, seed_int
 from ganhub.errors import BadInputError
 
-# Data set names with an offline loader (ganhub.metrics.data) and their splits: a reference such
-# as fashion_mnist-tset is refused before TensorFlow is imported, naming the split.
-DATA_NAMES = ("fashion_mnist", "fashion_mnist_32")
-DATA_SPLITS = ("test", "train")
+# Data set names (read by ganhub.training.data) and their splits: a reference such as
+# fashion_mnist-tset is refused before TensorFlow is imported, naming the split.
+from ganhub.metrics.data import DATA_NAMES, DATA_SPLITS  # noqa: E402
 
 _COST_NOTE = ("Cost: every image goes through Inception at 299×299; on a 2-core laptop CPU that is "
               "about {rate} images/s, so the default -n 10000 takes about {minutes} min (plus the "
@@ -27,7 +26,15 @@ def register(subparsers):
             minutes=round(settings.EVAL_NUM_SAMPLES / CPU_IMAGES_PER_SECOND / 60)))
     p.add_argument("handle", help="catalog name, module path or URL")
     p.add_argument("--reference", "-r",
-                   help="reference .npz from `ganhub stats`, or a data name such as fashion_mnist-test")
+                   help="reference .npz from `ganhub stats`, a data name such as cifar10-test, a "
+                        "catalog reference (`ganhub list --kind reference`) or its URL; default: "
+                        "the one the catalog entry of HANDLE names")
+    p.add_argument("--reference-protocol", metavar="KEY=VALUE,...",
+                   help="for TTUR / pytorch-fid / clean-fid .npz statistics: how they were made, "
+                        "e.g. extractor=fid_inception_offline,resize=legacy,dataset=cifar10,"
+                        "split=train,num_samples=50000 (extractor and resize are checked)")
+    p.add_argument("--data-dir", help="where a data-name reference's files are (as a training "
+                                      "config's data_dir; default: the data set's usual place)")
     p.add_argument("-n", "--num-samples", type=positive_int, default=settings.EVAL_NUM_SAMPLES,
                    help=f"generated images (default {settings.EVAL_NUM_SAMPLES}, the study's N)")
     p.add_argument("--metrics", default="fid",
@@ -42,8 +49,11 @@ def register(subparsers):
 
     p = subparsers.add_parser("stats", help="compute reference statistics of real images")
     p.add_argument("data", nargs="?",
-                   help="data set name (fashion_mnist), image folder, or .npz of images")
+                   help="data set name (fashion_mnist, fashion_mnist_32, mnist, cifar10, celebahq128, "
+                        "lsun_bedroom, image_folder[_N]), image folder, or .npz of images")
     p.add_argument("--split", default="test", help="data set split (default test, as the study)")
+    p.add_argument("--data-dir", help="where the data set's files are (as a training config's "
+                                      "data_dir; default: the data set's usual place)")
     p.add_argument("-n", "--num-samples", type=positive_int, default=settings.EVAL_NUM_SAMPLES,
                    help=f"first N images in data set order (default {settings.EVAL_NUM_SAMPLES})")
     p.add_argument("-o", "--output",
@@ -90,16 +100,8 @@ def check_reference(text):
         return
     if path.exists():
         return
-    name, dash, split = text.rpartition("-")
-    if not dash:
-        name, split = text, "test"
-    if name.replace("-", "_") in DATA_NAMES:
-        if split not in DATA_SPLITS:
-            raise BadInputError(f"--reference {text}: unknown split {split!r} of {name}; use "
-                                f"{' or '.join(f'{name}-{s}' for s in DATA_SPLITS)}")
-        return
-    raise BadInputError(f"--reference {text}: not an .npz, an image folder, or a data set ganhub "
-                        f"reads offline ({', '.join(f'{n}-test' for n in DATA_NAMES)}, or -train)")
+    from ganhub.metrics.references import check_reference_name
+    check_reference_name(text)  # a URL, a catalog reference, or DATA[-SPLIT]
 
 
 def check_evaluate(args):
@@ -111,6 +113,9 @@ def check_evaluate(args):
                             "fid_inception_offline lacks; add --extractor tfgan_inception or drop is")
     needing = [m for m in metrics if m in ("fid", "kid")]
     if needing:
+        if not args.reference:  # the reference a catalog model names, if it names one
+            from ganhub.metrics.references import default_reference
+            args.reference = default_reference(args.handle)
         if not args.reference:
             raise BadInputError(f"{' and '.join(needing)} need{'s' if len(needing) == 1 else ''} "
                                 f"reference statistics: add --reference fashion_mnist_32-test (a "
@@ -195,7 +200,9 @@ def cmd_evaluate(args):
         extractor = load_extractor(args.extractor, offline=args.offline)
     if {"fid", "kid"} & set(metrics):
         # Its own stage, with its own bar (with a total), when the statistics are not cached yet.
-        reference = resolve_reference(args.reference, args.num_samples, extractor, args.resize)
+        reference = resolve_reference(args.reference, args.num_samples, extractor, args.resize,
+                                      data_dir=args.data_dir, declared=args.reference_protocol,
+                                      offline=args.offline)
     from ganhub.metrics.evaluation import MS_SSIM_BATCH_SIZE, MS_SSIM_BATCHES
     total = (args.num_samples if extractor is not None else 0) + (
         MS_SSIM_BATCHES * MS_SSIM_BATCH_SIZE if "ms_ssim" in metrics else 0)
@@ -268,7 +275,7 @@ def cmd_stats(args):
         check_writable(args.output if args.output.endswith(".npz") else args.output + ".npz")
     extractor = load_extractor(args.extractor)
     reference = reference_from_data(args.data, args.split, args.num_samples, extractor, args.resize,
-                                    cache=args.output is None)
+                                    cache=args.output is None, data_dir=args.data_dir)
     if args.output:
         path = reference.save(args.output)
     else:

@@ -49,6 +49,9 @@ def resolve(handle, *, offline=None, trust=False):
     if _path_like(handle) and _exists(path):
         return _resolve_local(path, entry=None, offline=offline, trust=trust)
     entry = catalog.find_entry(handle)
+    if entry is not None and entry.get("kind", "model") != "model":
+        raise UnknownModelError(f"{handle!r} is a {entry['kind']} in catalog {entry.get('catalog')!r}, "
+                                f"not a model; use it with `ganhub evaluate MODEL --reference {handle}`")
     if entry is not None:
         return _resolve_entry(entry, offline=offline, trust=trust)
     if _exists(path):

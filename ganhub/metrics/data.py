@@ -1,28 +1,83 @@
-"""Real images for reference statistics: an .npz of images, an image folder, or a data set name.
+"""Real images for reference statistics: a data set by name, an .npz of images, or an image folder.
 
-Data set names read offline here: fashion_mnist (IDX files of the Debian package
-dataset-fashion-mnist, see ganhub.settings.fashion_mnist_dir; 28×28 as the study) and
-fashion_mnist_32 (the same, zero-padded centrally to 32×32, as ganhub's default model is trained). Other names (cifar10, celeba...)
-need the training/ data loaders; pass an .npz or folder of their images meanwhile.
+Data set names are read by ``ganhub.training.data``, the readers training uses, with its
+preprocessing (zero-padding, centre crop, square resize), so a reference holds exactly the pixels
+the models of that data set were trained on:
+
+    fashion_mnist, mnist             28×28×1, native (the study's size)
+    fashion_mnist_32, mnist_32       zero-padded centrally to 32×32 (ganhub's default model)
+    cifar10                          32×32×3 (t2t TFRecords, python pickles or tensorflow-datasets)
+    celebahq128                      128×128×3 (TFRecord shards, 0-89 train / 90-99 test, or a folder)
+    lsun_bedroom                     central 128×128 crop (t2t or tensorflow-datasets TFRecords)
+    image_folder, image_folder_N     a folder of images, square-cropped and area-resized to 32 (or N)
+
+followed by ``-test`` (default) or ``-train``; ``data_dir`` (CLI ``--data-dir``) is where the files
+are, as a training config's ``data_dir`` (empty: the data set's default location).
+
+Paths are other people's images used as they are: an ``.npz`` (key ``images``) or a folder of
+same-sized images (all of them, sorted by name; no split, no resize).
+This module imports no TensorFlow; the data set readers import it when called.
 """
-import gzip
 import hashlib
 import numbers
+import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ganhub import settings
 from ganhub.errors import GanhubError
 from ganhub.hub.archive import sha256_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
-_FASHION_FILES = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}
+
+# Reference name → (training data set, resolution). The first of each data set is its native size.
+DATA_NAMES = {
+    "fashion_mnist": ("fashion_mnist", 28),
+    "fashion_mnist_32": ("fashion_mnist", 32),
+    "mnist": ("mnist", 28),
+    "mnist_32": ("mnist", 32),
+    "cifar10": ("cifar10", 32),
+    "celebahq128": ("celebahq128", 128),
+    "lsun_bedroom": ("lsun_bedroom", 128),
+    "image_folder": ("image_folder", 32),
+}
+DATA_SPLITS = ("test", "train")
+_FOLDER_AT = re.compile(r"image_folder_(\d{1,4})$")
 
 
 class DataSourceError(GanhubError, ValueError):
     """Images for reference statistics cannot be read from the given source."""
+
+
+def data_set_of(name):
+    """(training data set, resolution) of a reference data name, or None if it is not one."""
+    name = str(name).replace("-", "_")
+    if name in DATA_NAMES:
+        return DATA_NAMES[name]
+    m = _FOLDER_AT.match(name)
+    if m and int(m.group(1)) > 0:
+        return "image_folder", int(m.group(1))
+    return None
+
+
+def split_data_name(text):
+    """'cifar10-test' → ('cifar10', 'test'); 'cifar10' → ('cifar10', 'test'); None when ``text``
+    names no data set. DataSourceError for a known data set with an unknown split."""
+    text = str(text)
+    name, dash, split = text.rpartition("-")
+    if dash and data_set_of(name):
+        if split not in DATA_SPLITS:
+            raise DataSourceError(f"{text}: unknown split {split!r} of {name}; use "
+                                  f"{' or '.join(f'{name}-{s}' for s in DATA_SPLITS)}")
+        return name.replace("-", "_"), split
+    if data_set_of(text):
+        return text.replace("-", "_"), "test"
+    return None
+
+
+def known_names():
+    return ", ".join(list(DATA_NAMES) + ["image_folder_N"])
 
 
 def _as_nhwc_uint8(images, source):
@@ -36,15 +91,6 @@ def _as_nhwc_uint8(images, source):
             images = images * 255.0  # [0, 1] floats, as the study's loaders produce
         images = np.clip(np.rint(images), 0, 255).astype(np.uint8)
     return images
-
-
-def read_idx_images(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, n, h, w = np.frombuffer(data[:16], dtype=">u4")
-    if magic != 2051:
-        raise DataSourceError(f"{path} is not an IDX image file (magic {magic})")
-    return np.frombuffer(data[16:], dtype=np.uint8).reshape(int(n), int(h), int(w), 1)
 
 
 def _npz_images(path, num_samples):
@@ -72,12 +118,40 @@ def _stack_images(files, folder):
     shapes = sorted({a.shape for a in arrays})
     if len(shapes) > 1:
         raise DataSourceError(f"the images in {folder} differ in size or channels ({shapes[0]} vs "
-                              f"{shapes[-1]}); resize them to one size first")
+                              f"{shapes[-1]}); resize them to one size first, or read them as the "
+                              f"data set image_folder (--data-dir {folder}), which crops and resizes")
     return np.stack(arrays)
 
 
-def load_images(source, split="test", num_samples=None):
-    """First num_samples images (dataset order, as the study) → (uint8 NHWC, description dict)."""
+def images_sha256(images):
+    """sha256 of uint8 NHWC pixels and their shape: identifies exactly what was measured."""
+    digest = hashlib.sha256(str(tuple(images.shape)).encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    return digest.hexdigest()
+
+
+def dataset_images(name, split="test", num_samples=None, data_dir=None):
+    """The first ``num_samples`` images (data-set order, as the study) of the reference data name
+    ``name`` through ganhub.training.data → (uint8 NHWC, description dict)."""
+    dataset, resolution = data_set_of(name)
+    from ganhub.training.data import load_dataset
+    ds = load_dataset(dataset, split, str(data_dir or ""), resolution)
+    n = ds.n if num_samples is None else min(num_samples, ds.n)
+    images = np.ascontiguousarray(ds.take(n))
+    pixels = images_sha256(images)
+    provenance = ds.provenance
+    described = {"dataset": str(name).replace("-", "_"), "split": split,
+                 # the IDX file for (Fashion-)MNIST, as earlier references recorded; else the pixels
+                 "source_sha256": provenance.get("sha256") or pixels, "images_sha256": pixels,
+                 "source": provenance.get("source"), "preprocessing": provenance.get("preprocessing")}
+    return images, {k: v for k, v in described.items() if v is not None}
+
+
+def load_images(source, split="test", num_samples=None, data_dir=None):
+    """First num_samples images (dataset order, as the study) → (uint8 NHWC, description dict).
+
+    ``source``: a data name (see the module docstring; ``split`` and ``data_dir`` apply), an .npz
+    of images, or a folder of same-sized images."""
     if num_samples is not None and (isinstance(num_samples, bool)
                                     or not isinstance(num_samples, numbers.Integral)
                                     or num_samples <= 0):
@@ -95,25 +169,17 @@ def load_images(source, split="test", num_samples=None):
         for p in files:
             digest.update(p.name.encode() + p.read_bytes())
         described = {"dataset": path.name, "split": None, "source_sha256": digest.hexdigest()}
-    elif str(source).replace("-", "_") in ("fashion_mnist", "fashion_mnist_32"):
-        if split not in _FASHION_FILES:
-            raise DataSourceError(f"fashion_mnist has splits {sorted(_FASHION_FILES)}, not {split!r}")
-        idx = settings.fashion_mnist_dir() / _FASHION_FILES[split]
-        if not idx.exists():
-            raise DataSourceError(f"{idx} not found; apt-get install dataset-fashion-mnist or set GANHUB_FASHION_MNIST_DIR")
-        images = read_idx_images(idx)[:num_samples]
-        name = str(source).replace("-", "_")
-        if name == "fashion_mnist_32":
-            images = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
-        described = {"dataset": name, "split": split, "source_sha256": sha256_file(idx)}
+    elif data_set_of(source):
+        if split not in DATA_SPLITS:
+            raise DataSourceError(f"{source} has splits {', '.join(DATA_SPLITS)}, not {split!r}")
+        images, described = dataset_images(source, split, num_samples, data_dir)
     elif path.suffix or "/" in str(source) or path.exists():
         what = "is not an .npz of images or an image folder" if path.exists() else "not found"
         raise DataSourceError(f"{source}: {what}; pass an existing .npz of images (key 'images'), "
-                              f"an image folder, or a data set name (fashion_mnist, fashion_mnist_32)")
+                              f"an image folder, or a data set name ({known_names()})")
     else:
-        raise DataSourceError(
-            f"no offline loader for {source!r}; pass an .npz of images (key 'images'), an image "
-            f"folder, or fashion_mnist")
+        raise DataSourceError(f"unknown data set {source!r}; pass a data set name "
+                              f"({known_names()}), an .npz of images (key 'images') or an image folder")
     if num_samples is not None and len(images) < num_samples:
         raise DataSourceError(f"{source} has {len(images)} images, fewer than the {num_samples} asked for")
     return images, described

@@ -77,14 +77,16 @@ def compute_reference(images, extractor, resize=None, keep=None, progress=None, 
 
 
 def reference_from_data(data, split="test", num_samples=None, extractor=None, resize=None,
-                        cache=True, progress=None):
-    """Reference statistics of a data source (see ganhub.metrics.data), cached by a content key."""
+                        cache=True, progress=None, data_dir=None):
+    """Reference statistics of a data source (see ganhub.metrics.data: a data set name read as
+    training reads it, from ``data_dir`` or its default location; an .npz; an image folder), cached
+    by a content key."""
     from ganhub.metrics.data import load_images
     from ganhub.metrics.extractors import load_extractor
     extractor = load_extractor(extractor)
     resize = resize or settings.DEFAULT_RESIZE
     num_samples = check_count(num_samples, "num_samples", settings.EVAL_NUM_SAMPLES)
-    images, described = load_images(data, split, num_samples)
+    images, described = load_images(data, split, num_samples, data_dir=data_dir)
     key = reference_key(data=described, n=num_samples, **extractor.protocol(resize))
     path = settings.cache_dir() / "references" / f"{key}.npz"
     if cache and path.exists():
@@ -96,22 +98,36 @@ def reference_from_data(data, split="test", num_samples=None, extractor=None, re
     return reference
 
 
-def resolve_reference(reference, num_samples=None, extractor=None, resize=None, progress=None):
-    """ReferenceStats from an object, an .npz path, or a data name like 'fashion_mnist-test'."""
+def resolve_reference(reference, num_samples=None, extractor=None, resize=None, progress=None,
+                      data_dir=None, declared=None, offline=None):
+    """ReferenceStats from an object; a reference .npz from `ganhub stats`; TTUR / pytorch-fid /
+    clean-fid statistics (mu, sigma) with their protocol ``declared`` (see
+    ganhub.metrics.references); a catalog reference name or a reference URL (downloaded into the
+    verified cache); or a data name like 'cifar10-test' (computed from ``data_dir`` and cached)."""
     if reference is None or isinstance(reference, ReferenceStats):
         return reference
-    path = Path(str(reference)).expanduser()
+    from ganhub import catalog
+    from ganhub.metrics import references
+    text = str(reference)
+    if catalog.is_url(text):
+        return references.load_url(text, offline=offline)
+    path = Path(text).expanduser()
     if path.suffix == ".npz":
         if not path.is_file():
             raise ReferenceFileError(f"reference {path} not found; make it with `ganhub stats DATA "
                                      f"-o {path}`, or name a data set such as fashion_mnist-test")
         if is_reference_file(path):
             return ReferenceStats.load(path)
-    name, split = str(reference), "test"
-    for candidate in ("test", "train"):
-        if name.endswith("-" + candidate):
-            name, split = name[: -len(candidate) - 1], candidate
-    return reference_from_data(name, split, num_samples, extractor, resize, progress=progress)
+        if declared or references.holds_moments(path):
+            return references.read_foreign(path, declared)
+    elif not path.exists():
+        entry = catalog.find_entry(text)
+        if references.is_reference_entry(entry):
+            return references.load_entry(entry, offline=offline)
+    from ganhub.metrics.data import split_data_name
+    name, split = split_data_name(reference) or (str(reference), "test")
+    return reference_from_data(name, split, num_samples, extractor, resize, progress=progress,
+                               data_dir=data_dir)
 
 
 def _generated_batches(generator, latents, batch_size):
@@ -225,7 +241,11 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
                                        "(CLI: --reference/-r) a data name such as "
                                        "fashion_mnist-test or an .npz made with `ganhub stats`")
             ref = resolve_reference(reference, num_samples, extractor, resize, progress)
-            ref.check_protocol(extractor.id, extractor.sha256, resize)
+            if ref.provenance.get("protocol_declared_by") == "user":  # TTUR / clean-fid files
+                from ganhub.metrics.references import check_declared_protocol
+                check_declared_protocol(ref, extractor.id, extractor.sha256, resize)
+            else:
+                ref.check_protocol(extractor.id, extractor.sha256, resize)
             protocol["reference"] = ref.provenance
             ref_shape = ref.provenance.get("image_shape")
             gen_shape = list(getattr(generator, "image_shape", []) or [])

@@ -1,0 +1,333 @@
+"""Reference statistics as hub artifacts, and statistics made by other tools.
+
+A catalog lists a reference file from `ganhub stats` as an entry of kind "reference" (in the
+catalog's ``models`` list, so `ganhub list --kind reference` shows it)::
+
+    {"name": "references/cifar10-test-10k", "kind": "reference",
+     "handle": "https://host/cifar10-test-10k.npz", "sha256": "<hex>", "size": 33816810,
+     "integrity": "pinned", "dataset": "cifar10", "split": "test", "num_samples": 10000,
+     "extractor": {"id": "fid_inception_offline", "sha256": "<hex>"}, "resize": "legacy"}
+
+``--reference`` takes its catalog name or its URL (optionally ``#sha256=<hex>``); the file is
+downloaded once into ``<cache>/references/<sha256>.npz`` (bounded, retried, checked against the
+pinned sha256 and size), re-hashed on every use, and its provenance must agree with what the entry
+declares (never a silent mismatch). A model entry names the reference it is compared with::
+
+    "reference": {"dataset": "cifar10", "split": "test", "num_samples": 10000,
+                  "name": "references/cifar10-test-10k"}          (name: optional)
+
+Statistics other tools made (TTUR / pytorch-fid, clean-fid: an .npz of ``mu`` and ``sigma``) are
+read with the protocol they were made under declared by the user (``declared``: extractor, resize,
+dataset, split, num_samples); the extractor id and resize are then checked like any other.
+This module imports no TensorFlow.
+"""
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ganhub import settings
+from ganhub.errors import BadInputError, GanhubError, ProtocolMismatchError
+
+KIND = "reference"
+RESIZE_MODES = ("legacy", "clean")
+# Declared-protocol keys for statistics made elsewhere, and the provenance field each one fills.
+DECLARED_KEYS = {"extractor": "extractor_id", "extractor_sha256": "extractor_sha256",
+                 "resize": "resize", "dataset": "dataset", "split": "split",
+                 "num_samples": "num_samples", "format": "source_format"}
+FOREIGN_FORMATS = ("ttur", "pytorch-fid", "clean-fid")
+
+
+class ReferenceEntryError(GanhubError, ValueError):
+    """A catalog reference entry is malformed, or its file disagrees with it."""
+
+
+# --- catalog entries ------------------------------------------------------------------------------
+
+def is_reference_entry(entry):
+    return isinstance(entry, dict) and entry.get("kind") == KIND
+
+
+def check_entry(entry, where="catalog"):
+    """Raise catalog.CatalogError unless a kind-"reference" entry has what a download and the
+    protocol check need (called by catalog.validate_entry)."""
+    from ganhub.catalog import CatalogError
+    label = f"{where}: reference {entry.get('name')!r}"
+    problems = []
+    for key in ("dataset", "split"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            problems.append(f"{key!r} must be a non-empty string")
+    n = entry.get("num_samples")
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        problems.append("'num_samples' must be a positive integer")
+    extractor = entry.get("extractor")
+    if not (isinstance(extractor, dict) and isinstance(extractor.get("id"), str)
+            and isinstance(extractor.get("sha256"), str)):
+        problems.append("'extractor' must be {\"id\": str, \"sha256\": str}")
+    if entry.get("resize") not in RESIZE_MODES:
+        problems.append(f"'resize' must be one of {', '.join(RESIZE_MODES)}")
+    if entry.get("integrity") != "pinned" and entry.get("sha256") is None:
+        problems.append("a reference must be pinned (sha256 and size): it is trusted as data")
+    if problems:
+        raise CatalogError(f"{label}: " + "; ".join(problems))
+    return entry
+
+
+def model_reference(entry):
+    """What a model entry (or module metadata) says it is compared with → dict with dataset,
+    split, num_samples and optionally name; None when it does not say."""
+    ref = (entry or {}).get("reference")
+    if isinstance(ref, dict) and isinstance(ref.get("dataset"), str):
+        return ref
+    return None
+
+
+def reference_entries():
+    from ganhub import catalog
+    return [e for e in catalog.all_entries() if is_reference_entry(e)]
+
+
+def find_for(model_ref):
+    """The catalog reference entry a model's ``reference`` names: by ``name``, else the one with
+    the same data set, split and count (None when the catalogs have none)."""
+    entries = reference_entries()
+    if model_ref.get("name"):
+        return next((e for e in entries if e["name"] == model_ref["name"]), None)
+    matches = [e for e in entries
+               if (e["dataset"], e["split"], e["num_samples"])
+               == (model_ref.get("dataset"), model_ref.get("split", "test"), model_ref.get("num_samples"))]
+    return matches[0] if matches else None
+
+
+# --- download into the verified cache --------------------------------------------------------------
+
+def cache_path(sha256):
+    return settings.cache_dir() / "references" / f"{sha256}.npz"
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cached(sha256):
+    """The cached file for ``sha256`` if its bytes still hash to it (a corrupt copy is removed)."""
+    path = cache_path(sha256)
+    if not path.is_file():
+        return None
+    if _sha256(path) != sha256:
+        path.unlink(missing_ok=True)
+        return None
+    return path
+
+
+def fetch(url, *, sha256=None, size=None, label=None, offline=None):
+    """Download a reference .npz into the cache (once) → its path. Unpinned URLs are fetched and
+    remembered by URL (as modules are); a pinned sha256/size is checked before the file is kept."""
+    from ganhub.hub import cache, download
+    offline = settings.offline() if offline is None else offline
+    known = sha256 or cache.lookup_ref(url)
+    path = _cached(known) if known else None
+    if path is not None:
+        return path
+    if offline:
+        from ganhub.errors import OfflineError
+        raise OfflineError(f"offline mode is on and reference {label or url} is not in the cache "
+                           f"({settings.cache_dir() / 'references'}); fetch it once while online")
+    key = sha256 or cache.url_key(url)
+    with cache.lock(key) as lock:
+        path = _cached(known) if known else None
+        if path is None:
+            part, got_sha, _ = download.fetch(url, cache.downloads_dir(), key, expected_sha256=sha256,
+                                              expected_size=size, heartbeat=lock.heartbeat,
+                                              offline=offline, label=label or url)
+            try:
+                from ganhub.metrics.stats import check_reference_file
+                check_reference_file(part)   # crafted headers never reach np.load's allocation
+                path = cache_path(got_sha)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(part, path)
+            finally:
+                part.unlink(missing_ok=True)
+            if not sha256:
+                cache.write_ref(url, got_sha)
+    return path
+
+
+def check_against_entry(reference, entry):
+    """ProtocolMismatchError unless the file's provenance is what the catalog entry declares."""
+    p = reference.provenance
+    declared = {"dataset": entry["dataset"], "split": entry["split"],
+                "num_samples": entry["num_samples"], "extractor_id": entry["extractor"]["id"],
+                "extractor_sha256": entry["extractor"]["sha256"], "resize": entry["resize"]}
+    wrong = [f"{k}: catalog {v!r}, file {p.get(k)!r}" for k, v in declared.items() if p.get(k) != v]
+    if wrong:
+        raise ProtocolMismatchError(f"reference {entry['name']!r} does not hold what its catalog "
+                                    f"entry declares ({'; '.join(wrong)}); refusing it")
+    return reference
+
+
+def load_entry(entry, offline=None):
+    """ReferenceStats of a catalog reference entry (downloaded or a local file next to the catalog)."""
+    from ganhub import catalog
+    from ganhub.hub.resolver import split_sha256_fragment
+    from ganhub.metrics.stats import ReferenceStats
+    handle = entry["handle"]
+    if catalog.is_url(handle):
+        url, sha = split_sha256_fragment(handle)
+        path = fetch(url, sha256=entry.get("sha256") or sha, size=entry.get("size"),
+                     label=entry["name"], offline=offline)
+    else:
+        path = Path(handle).expanduser()
+        if not path.is_file():
+            raise ReferenceEntryError(f"reference {entry['name']!r} points at {path}, which does not exist")
+        if entry.get("sha256") and _sha256(path) != entry["sha256"]:
+            raise ReferenceEntryError(f"{path} does not have the sha256 catalog entry "
+                                      f"{entry['name']!r} pins")
+    return check_against_entry(ReferenceStats.load(path), entry)
+
+
+def load_url(url, offline=None):
+    from ganhub.hub.resolver import split_sha256_fragment
+    from ganhub.metrics.stats import ReferenceStats
+    url, sha = split_sha256_fragment(url)
+    return ReferenceStats.load(fetch(url, sha256=sha, offline=offline))
+
+
+# --- statistics made by other tools ----------------------------------------------------------------
+
+def parse_declared(text):
+    """'extractor=fid_inception_offline,resize=legacy,dataset=cifar10,split=train,num_samples=50000'
+    → dict (``num_samples`` as int); BadInputError naming an unknown key."""
+    if isinstance(text, dict):
+        items = dict(text)
+    else:
+        items = {}
+        for part in str(text or "").split(","):
+            if not part.strip():
+                continue
+            key, eq, value = part.partition("=")
+            if not eq:
+                raise BadInputError(f"protocol declaration {part!r}: expected KEY=VALUE")
+            items[key.strip()] = value.strip()
+    unknown = sorted(set(items) - set(DECLARED_KEYS))
+    if unknown:
+        raise BadInputError(f"unknown protocol key(s) {', '.join(unknown)}; declare "
+                            f"{', '.join(DECLARED_KEYS)}")
+    if "num_samples" in items:
+        try:
+            items["num_samples"] = int(items["num_samples"])
+        except (TypeError, ValueError):
+            raise BadInputError(f"num_samples={items['num_samples']!r} is not an integer") from None
+    return items
+
+
+def holds_moments(path):
+    """Whether an .npz has ``mu`` and ``sigma`` and no ``provenance`` (another tool's statistics)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {"mu", "sigma"} <= set(data.files) and "provenance" not in data.files
+    except (OSError, ValueError, EOFError):
+        return False
+
+
+def read_foreign(path, declared):
+    """ReferenceStats from a TTUR / pytorch-fid / clean-fid .npz (arrays ``mu`` and ``sigma``),
+    with the protocol the user declares. The extractor id and resize mode are required: without
+    them nothing could be checked. No feature sample: such a reference gives FID, not KID."""
+    from ganhub.metrics.stats import (ReferenceFileError, ReferenceStats, _check_npz_headers,
+                                      _check_reference_shapes, _UNREADABLE_NPZ)
+    declared = parse_declared(declared)
+    missing = [k for k in ("extractor", "resize") if not declared.get(k)]
+    if missing:
+        raise BadInputError(f"{path} holds statistics made by another tool (mu, sigma): declare the "
+                            f"protocol they were made under, at least {' and '.join(missing)} "
+                            f"(e.g. --reference-protocol extractor=fid_inception_offline,resize="
+                            f"legacy,dataset=cifar10,split=train,num_samples=50000)")
+    if declared["resize"] not in RESIZE_MODES:
+        raise BadInputError(f"resize={declared['resize']!r}: declare one of {', '.join(RESIZE_MODES)}")
+    if declared.get("format", "ttur") not in FOREIGN_FORMATS:
+        raise BadInputError(f"format={declared['format']!r}: declare one of {', '.join(FOREIGN_FORMATS)}")
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not {"mu", "sigma"} <= set(data.files):
+                raise ReferenceFileError(f"{path} holds {sorted(data.files)}, not the arrays mu and "
+                                         f"sigma of TTUR / pytorch-fid / clean-fid statistics")
+            _check_npz_headers(path, ("mu", "sigma"))
+            mu, sigma = np.asarray(data["mu"], np.float64), np.asarray(data["sigma"], np.float64)
+    except _UNREADABLE_NPZ as exc:
+        if isinstance(exc, GanhubError):
+            raise
+        raise ReferenceFileError(f"cannot read {path} ({exc})") from None
+    features = np.zeros((0, mu.shape[0] if mu.ndim == 1 else 0), np.float32)
+    _check_reference_shapes(path, mu, sigma, features)
+    provenance = {field: declared[key] for key, field in DECLARED_KEYS.items() if key in declared}
+    provenance.setdefault("source_format", "ttur")
+    provenance.update(feature_dim=int(mu.shape[0]), source_sha256=_sha256(path),
+                      protocol_declared_by="user", source_file=path.name)
+    provenance.setdefault("extractor_sha256", None)
+    return ReferenceStats(mu, sigma, features, provenance)
+
+
+def check_declared_protocol(reference, extractor_id, extractor_sha256, resize):
+    """check_protocol for a user-declared reference: the extractor id and resize must agree; the
+    extractor's sha256 too when it was declared (else the evaluation records that it was not)."""
+    p = reference.provenance
+    wanted = {"extractor_id": extractor_id, "resize": resize}
+    if p.get("extractor_sha256"):
+        wanted["extractor_sha256"] = extractor_sha256
+    for field, value in wanted.items():
+        if p.get(field) != value:
+            raise ProtocolMismatchError(
+                f"the reference statistics were declared as made with {field}={p.get(field)!r} but "
+                f"this evaluation uses {value!r}; evaluate with --extractor/--resize matching how "
+                f"they were made, or remake them with `ganhub stats`")
+
+
+# --- command-line checks (before TensorFlow) -------------------------------------------------------
+
+def check_reference_name(text):
+    """A --reference that is not a file: a reference URL, a catalog reference name, or DATA[-SPLIT]
+    with a known data name and split; BadInputError otherwise."""
+    from ganhub import catalog
+    from ganhub.metrics.data import DATA_NAMES, DATA_SPLITS, DataSourceError, split_data_name
+    if catalog.is_url(text):
+        return
+    entry = catalog.find_entry(text)
+    if entry is not None:
+        if not is_reference_entry(entry):
+            raise BadInputError(f"--reference {text}: that catalog entry is a model, not reference "
+                                f"statistics (`ganhub list --kind reference` lists those)")
+        return
+    try:
+        if split_data_name(text):
+            return
+    except DataSourceError as exc:
+        raise BadInputError(f"--reference {exc}") from None
+    names = ", ".join(f"{n}-test" for n in DATA_NAMES)
+    raise BadInputError(f"--reference {text}: not an .npz, an image folder, a reference in the "
+                        f"catalogs (`ganhub list --kind reference`), a URL, or a data set name "
+                        f"({names}, or -{DATA_SPLITS[1]})")
+
+
+def default_reference(handle):
+    """The reference a catalog model names (its ``reference``): the catalog reference entry that
+    matches it when there is one (no data set needed), else its data name such as 'cifar10-test'.
+    None when ``handle`` is not a catalog model or names no reference."""
+    from ganhub import catalog
+    try:
+        entry = catalog.find_entry(str(handle))
+    except GanhubError:
+        return None
+    ref = model_reference(entry)
+    if ref is None:
+        return None
+    found = find_for(ref)
+    if found is not None:
+        return found["name"]
+    return f"{ref['dataset']}-{ref.get('split', 'test')}"
