@@ -26,11 +26,12 @@ SCAN_VERSION = 2
 # TF1 fixture; the rest are their close relatives (other dtypes/versions of the same math).
 OP_GROUPS = {
     "graph plumbing": (
-        "constants, inputs, identities and no-ops every graph has; function calls (the callee is "
-        "a library function and is checked itself)",
+        "constants, inputs, identities, no-ops and shape/value assertions every graph has "
+        "(TF1 layers add Assert nodes); function calls (the callee must be a library function and "
+        "is checked itself)",
         {"Const", "Identity", "IdentityN", "NoOp", "Placeholder", "PlaceholderWithDefault",
          "StopGradient", "PreventGradient", "Snapshot", "EnsureShape", "CheckNumerics",
-         "CheckNumericsV2", "PartitionedCall", "StatefulPartitionedCall"}),
+         "CheckNumericsV2", "Assert", "PartitionedCall", "StatefulPartitionedCall"}),
     "variables": (
         "create, initialize, read and assign the module's own variables in memory (resource and "
         "TF1 ref variables)",
