@@ -1,0 +1,177 @@
+"""`ganhub study` end to end in one process on SQLite: grid and GP searches with tiny real training
+(width 1/16, 2 steps), the stand-in scorer (tests/ganhub/study/_study_standin.py) or the real
+ganhub.metrics path with a tiny extractor; status, report (figures, budget curve) and publish (a
+catalog that ganhub.load reads)."""
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from _study_helpers import tiny_spec, write_spec
+from _study_standin import standin_value
+from ganhub.cli import main as cli
+from ganhub.study import space
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _trials(storage, name):
+    """{variant label: [FrozenTrial]} read straight from optuna."""
+    import optuna
+    out = {}
+    for s in optuna.get_all_study_summaries(f"sqlite:///{storage}", include_best_trial=False):
+        if s.study_name.startswith(name + "/"):
+            study = optuna.load_study(study_name=s.study_name, storage=f"sqlite:///{storage}")
+            out[s.study_name.split("/", 1)[1]] = study.get_trials()
+    return out
+
+
+def _complete(trials):
+    return [t for t in trials if t.state.name == "COMPLETE"]
+
+
+@pytest.mark.slow
+def test_grid_study_end_to_end(tmp_path, fake_fashion_dir, eager_functions, capsys, monkeypatch):
+    from ganhub.study.worker import Worker
+    spec = tiny_spec(fake_fashion_dir, variants={"loss": ["ns", "wgan"]}, best_seeds=2)
+    db = tmp_path / "studies.db"
+    assert cli(["study", "create", "g", str(write_spec(tmp_path / "spec.json", spec)),
+                "--storage", str(db)]) == 0
+    assert "2 variant(s), 4 search trial(s)" in capsys.readouterr().out
+    assert cli(["study", "create", "g", str(tmp_path / "spec.json"), "--storage", str(db)]) == 1
+    assert "study 'g' already exists" in capsys.readouterr().err
+
+    finished = Worker("g", f"sqlite:///{db}", log=lambda m: None).run()
+    assert finished == 6   # 2 variants x (2 grid settings + 1 re-run of the best with seed 1)
+    trials = _trials(db, "g")
+    assert sorted(trials) == ["ns-none-spectral_norm", "wgan-none-spectral_norm"]
+    for label, ts in trials.items():
+        done = _complete(ts)
+        assert len(done) == len(ts) == 3
+        for t in done:
+            config = json.loads((tmp_path / "ganhub-study" / "g" / t.user_attrs["run_dir"]
+                                 / "config.json").read_text())
+            assert config["learning_rate"] == t.user_attrs["setting"]["learning_rate"]
+            assert config["loss"] == label.split("-")[0] and config["seed"] == t.user_attrs["seed"]
+            # every checkpoint scored, the min kept: the stand-in makes the last one best
+            expected = {str(s): standin_value(config, s) for s in (0, 1, 2)}
+            assert t.user_attrs["checkpoint_scores"] == pytest.approx(expected)
+            assert t.value == pytest.approx(min(expected.values())) and t.user_attrs["best_step"] == 2
+            # the best checkpoint is kept, the others dropped; the module carries the scores
+            run_dir = tmp_path / "ganhub-study" / "g" / t.user_attrs["run_dir"]
+            assert sorted(p.name.split(".")[0] for p in (run_dir / "checkpoints").glob("ckpt-*.index")) == ["ckpt-2"]
+            meta = json.loads(open(f"{t.user_attrs['module']}/assets/ganhub.json").read())
+            assert meta["training"]["steps"] == 2
+            assert meta["scores"]["fid"]["value"] == pytest.approx(t.value)
+            assert meta["scores"]["fid"]["protocol"]["checkpoint_scores"] == pytest.approx(expected)
+        search = [t for t in done if t.user_attrs["phase"] == "search"]
+        rerun, = [t for t in done if t.user_attrs["phase"] == "seeds"]
+        best = min(search, key=lambda t: t.value)
+        assert best.user_attrs["setting"] == {"learning_rate": 3e-4}   # closest to 10^-3.5
+        assert rerun.user_attrs["setting"] == best.user_attrs["setting"]
+        assert (rerun.user_attrs["seed"], rerun.user_attrs["rerun_of"]) == (1, best.number)
+
+    assert cli(["study", "status", "g", "--storage", str(db), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [(v["done"], v["left"], v["failed"]) for v in status["variants"]] == [(3, 0, 0)] * 2
+    assert status["variants"][1]["best"] == pytest.approx(100 + standin_value(
+        {"learning_rate": 3e-4, "steps": 2, "loss": "ns"}, 2))
+
+    out = tmp_path / "report"
+    assert cli(["study", "report", "g", "--storage", str(db), "-o", str(out)]) == 0
+    for name in ("top5_fid.png", "budget_curve.png", "seed_spread.png"):
+        assert (out / name).read_bytes()[:8] == PNG and (out / name).stat().st_size > 5000
+    summary = json.loads((out / "summary.json").read_text())
+    for label, s in summary["variants"].items():
+        assert s["trials"] == 2
+        curve = s["budget_curve"]
+        assert np.all(np.diff(curve["mean"]) <= 1e-12) and curve["mean"][-1] == pytest.approx(s["best"])
+    rows = list(csv.DictReader(open(out / "best.csv")))
+    assert [r["variant"] for r in rows] == sorted(trials)
+    assert float(rows[0]["median_fid_over_seeds"]) == pytest.approx(
+        standin_value({"learning_rate": 3e-4, "steps": 2, "loss": "ns"}, 2))
+    assert "| ns-none-spectral_norm |" in (out / "report.md").read_text()
+
+    hub = tmp_path / "hub"
+    assert cli(["study", "publish", "g", str(hub), "--storage", str(db)]) == 0
+    catalog = json.loads((hub / "catalog.json").read_text())
+    assert [e["name"] for e in catalog["models"]] == ["g-ns-none-spectral_norm",
+                                                       "g-wgan-none-spectral_norm"]
+    monkeypatch.setenv("GANHUB_CATALOGS", str(hub / "catalog.json"))
+    import ganhub
+    gen = ganhub.load("g-ns-none-spectral_norm")
+    images = gen.sample(3, seed=0)
+    assert images.shape == (3, 32, 32, 1) and images.dtype == np.uint8
+    assert gen.metadata["scores"]["fid"]["value"] == pytest.approx(
+        catalog["models"][0]["scores"]["fid"]["value"])
+
+
+@pytest.mark.slow
+def test_gp_study_searches_table_1b_with_optuna_gp(tmp_path, fake_fashion_dir, eager_functions,
+                                                   monkeypatch):
+    import optuna
+
+    from ganhub.study import spec as specs
+    from ganhub.study.worker import Worker, create
+    calls = []
+    original = optuna.samplers.GPSampler.sample_relative
+
+    def counting(self, study, trial, search_space):
+        result = original(self, study, trial, search_space)
+        calls.append(dict(result))
+        return result
+
+    monkeypatch.setattr(optuna.samplers.GPSampler, "sample_relative", counting)
+    spec = specs.normalize(tiny_spec(fake_fashion_dir, search="gp", budget=4, grid=None,
+                                     gp_startup_trials=2,
+                                     variants={"penalty": ["wgan_gp"]}))
+    db = tmp_path / "gp.db"
+    create("gp", spec, f"sqlite:///{db}")
+    assert Worker("gp", f"sqlite:///{db}", log=lambda m: None).run() == 4
+    trials, = _trials(db, "gp").values()
+    done = _complete(trials)
+    assert len(done) == len(trials) == 4
+    table = space.table_1b("wgan_gp")
+    assert set(table) == {"learning_rate", "beta1", "beta2", "disc_iters", "penalty_lambda"}
+    for t in done:
+        assert t.params == t.user_attrs["setting"] and space.in_space(t.params, table)
+        lr = t.params["learning_rate"]
+        assert t.value == pytest.approx(20 + 10 * (math.log10(lr) + 3.5) ** 2)
+    # after 2 random start-up trials, the GP suggested the other two from the data
+    suggested = [c for c in calls if c]
+    assert len(suggested) == 2
+    assert [t.params for t in done[2:]] == pytest.approx(suggested)
+
+
+@pytest.mark.slow
+def test_study_with_real_metrics_scores_and_exports_what_a_user_measures(
+        tmp_path, fake_fashion_dir, tiny_extractor_dir, eager_functions, monkeypatch):
+    """The real scorer: ganhub.metrics FID per checkpoint (tiny extractor, 24 samples), KID on
+    the selected checkpoint; the module's metadata holds both and a user's evaluation of the
+    exported module gives the same numbers."""
+    import ganhub
+    from ganhub.metrics.evaluation import evaluate
+    from ganhub.study import spec as specs
+    from ganhub.study.worker import Worker, create
+    monkeypatch.setenv("GANHUB_FASHION_MNIST_DIR", str(fake_fashion_dir))
+    scoring = {"reference": "fashion_mnist_32-test", "num_samples": 24, "seed": 5,
+               "extractor": str(tiny_extractor_dir), "also": ["kid"]}
+    spec = specs.normalize(tiny_spec(fake_fashion_dir, grid=[{"learning_rate": 2e-4}],
+                                     scoring=scoring))
+    db = tmp_path / "m.db"
+    create("m", spec, f"sqlite:///{db}")
+    assert Worker("m", f"sqlite:///{db}", log=lambda m: None).run() == 1
+    (t,), = _trials(db, "m").values()
+    scores = {int(k): v for k, v in t.user_attrs["checkpoint_scores"].items()}
+    assert sorted(scores) == [0, 1, 2] and len(set(scores.values())) == 3
+    assert all(np.isfinite(v) and 0 < v < 31337 for v in scores.values())
+    assert t.value == min(scores.values()) and t.user_attrs["best_step"] == min(scores, key=scores.get)
+    gen = ganhub.load(t.user_attrs["module"])
+    assert gen.metadata["training"]["steps"] == t.user_attrs["best_step"]
+    user = evaluate(gen, reference="fashion_mnist_32-test", metrics=("fid", "kid"),
+                    num_samples=24, seed=5, extractor=str(tiny_extractor_dir))
+    assert user["fid"] == pytest.approx(t.value, rel=1e-4)
+    assert user["kid"] == pytest.approx(t.user_attrs["kid"], rel=1e-4, abs=1e-7)
+    assert gen.metadata["scores"]["kid"]["value"] == pytest.approx(t.user_attrs["kid"])

@@ -1,0 +1,135 @@
+"""The study spec (checked before TensorFlow) and the scheduling rules workers share through the
+storage: budget = finished trials, no overshoot by concurrent workers, duplicates skipped, seed
+re-runs of the best setting."""
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+from optuna.trial import TrialState
+
+from ganhub.errors import ConfigError
+from ganhub.study import schedule
+from ganhub.study import spec as specs
+
+W, R, C, F, P = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE, TrialState.FAIL,
+                 TrialState.PRUNED)
+
+
+def T(number, state, value=None, params=None, **attrs):
+    return SimpleNamespace(number=number, state=state, value=value, params=params or {},
+                           user_attrs=attrs)
+
+
+def gp_spec(**kw):
+    return specs.normalize({"search": "gp", "budget": 3, "scoring": {"reference": "x"}, **kw})
+
+
+VARIANT = {"loss": "ns", "penalty": "none", "d_norm": "spectral_norm"}
+
+
+def test_spec_defaults_and_variants_product():
+    spec = specs.normalize({"variants": {"loss": ["ns", "wgan"], "penalty": ["none", "wgan_gp"]},
+                            "scoring": {"reference": "cifar10-test", "also": ["kid"]}})
+    assert spec["search"] == "grid" and spec["seeds"] == [0] and spec["best_seeds"] == 1
+    labels = [specs.variant_label(v) for v in specs.variants(spec)]
+    assert labels == ["ns-none-spectral_norm", "ns-wgan_gp-spectral_norm",
+                      "wgan-none-spectral_norm", "wgan-wgan_gp-spectral_norm"]
+    # Table 1a: 12 settings without a penalty, 24 with one (λ ∈ {1, 10})
+    assert [specs.search_budget(spec, v) for v in specs.variants(spec)] == [12, 24, 12, 24]
+    assert spec["scoring"]["also"] == ["kid"] and spec["scoring"]["num_samples"] == 10_000
+
+
+@pytest.mark.parametrize("bad,words", [
+    ({"search": "bayes"}, "search must be one of grid, gp, random"),
+    ({"search": "gp"}, "give a budget"),
+    ({"budget": 0}, "budget must be a positive integer"),
+    ({"config": {"loss": "wgan"}}, "list them under variants"),
+    ({"variants": {"norm": ["sn"]}}, "variants must be an object with keys among"),
+    ({"seeds": [0, 0]}, "distinct integers"),
+    ({"scoring": {}}, "scoring.reference is missing"),
+    ({"heartbeat_seconds": 10, "grace_seconds": 15}, "at least twice heartbeat_seconds"),
+    ({"grid": [{"seed": 3}]}, "grid settings may not set seed"),
+    ({"budgett": 3}, "unknown key(s) budgett"),
+])
+def test_bad_specs_name_the_problem(bad, words):
+    spec = {"scoring": {"reference": "x"}, **bad}
+    with pytest.raises(ConfigError) as info:
+        specs.normalize(spec)
+    assert words in str(info.value)
+
+
+def test_grid_settings_times_seeds_cut_to_the_budget():
+    spec = specs.normalize({"grid": [{"learning_rate": 1e-3}, {"learning_rate": 1e-4}],
+                            "seeds": [0, 1, 2], "budget": 4, "scoring": {"reference": "x"}})
+    assert specs.search_settings(spec, VARIANT) == [
+        ({"learning_rate": 1e-3}, 0), ({"learning_rate": 1e-3}, 1), ({"learning_rate": 1e-3}, 2),
+        ({"learning_rate": 1e-4}, 0)]
+
+
+def test_fresh_trials_beyond_the_budget_are_surplus_whatever_the_timing():
+    spec = gp_spec()
+    trials = [T(0, C, 30.0, phase="search"), T(1, R), T(2, P, surplus="x"), T(3, R)]
+    # trial 3 sees two live search trials below it (0 and 1; 2 is surplus): admitted
+    assert schedule.admit(spec, VARIANT, 3, {}, trials) is None
+    # a fourth concurrent fresh trial has three below it: surplus, so the budget is not overshot
+    assert schedule.admit(spec, VARIANT, 4, {}, trials + [T(4, R)])[0] == "surplus"
+    # a queued copy of a failed trial (it has a phase) always runs
+    assert schedule.admit(spec, VARIANT, 5, {"phase": "search"}, trials) is None
+    grid = specs.normalize({"scoring": {"reference": "x"}})
+    assert schedule.admit(grid, VARIANT, 0, {}, [])[0] == "surplus"  # no queued grid trial left
+
+
+def test_an_enqueued_key_runs_once():
+    spec = gp_spec()
+    trials = [T(5, F, key="seeds:0:1"), T(6, C, 1.0, key="seeds:0:1"), T(7, R, key="seeds:0:1")]
+    assert schedule.admit(spec, VARIANT, 7, {"phase": "seeds", "key": "seeds:0:1"}, trials) == (
+        "duplicate_of", 6)
+    # a failed lower trial does not block its retry
+    assert schedule.admit(spec, VARIANT, 6, {"phase": "seeds", "key": "seeds:0:1"}, trials) is None
+
+
+def test_next_action_waits_on_running_trials_then_queues_the_seed_reruns():
+    spec = gp_spec(best_seeds=3)
+    assert schedule.next_action(spec, VARIANT, []) == schedule.RUN
+    running = [T(0, C, 30.0, {"learning_rate": 1e-3}, phase="search", seed=0),
+               T(1, C, 20.0, {"learning_rate": 2e-4}, phase="search", seed=0),
+               T(2, R, phase="search")]
+    assert schedule.next_action(spec, VARIANT, running) == schedule.WAIT  # 2 may still die
+    failed = running[:2] + [T(2, F, phase="search"), T(3, W, phase="search")]
+    assert schedule.next_action(spec, VARIANT, failed) == schedule.RUN    # its queued copy
+    done = running[:2] + [T(2, C, 25.0, {"learning_rate": 5e-4}, phase="search", seed=0)]
+    assert schedule.next_action(spec, VARIANT, done) == schedule.ENQUEUE_SEEDS
+    reruns = schedule.seed_reruns(spec, done)
+    assert [(p, a["seed"], a["rerun_of"]) for p, a in reruns] == [
+        ({"learning_rate": 2e-4}, 1, 1), ({"learning_rate": 2e-4}, 2, 1)]
+    queued = done + [T(4 + i, C, 21.0, p, **a) for i, (p, a) in enumerate(reruns)]
+    assert schedule.next_action(spec, VARIANT, queued) == schedule.DONE
+
+
+def test_grid_seeds_already_run_count_towards_best_seeds():
+    spec = specs.normalize({"grid": [{"learning_rate": 1e-3}], "seeds": [0, 4], "best_seeds": 3,
+                            "scoring": {"reference": "x"}})
+    s = {"learning_rate": 1e-3}
+    trials = [T(0, C, 30.0, phase="search", setting=s, seed=0),
+              T(1, C, 31.0, phase="search", setting=s, seed=4)]
+    (params, attrs), = schedule.seed_reruns(spec, trials)
+    assert params == {} and attrs["setting"] == s and attrs["seed"] == 1
+
+
+def test_cli_checks_the_spec_before_importing_tensorflow(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"search": "gp", "scoring": {"reference": "x"}}))
+    code = ("import sys\nfrom ganhub.cli import main\nrc = main(['study', 'create', 'a', "
+            f"{str(spec)!r}, '--storage', {str(tmp_path / 'db.sqlite')!r}])\n"
+            "assert 'tensorflow' not in sys.modules, 'imported TensorFlow'\nsys.exit(rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        f"ganhub study: error: {spec}: give a budget (finished trials per variant) for search \"gp\""]
+    assert not (tmp_path / "db.sqlite").exists()   # nothing written
+    out = subprocess.run([sys.executable, "-m", "ganhub", "study", "status", "nope", "--storage",
+                          str(tmp_path / "none.db")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "no study database at" in out.stderr
+    assert "Traceback" not in out.stderr
