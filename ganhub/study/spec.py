@@ -15,7 +15,7 @@
                   "num_samples": 10000, "extractor": null, "resize": null, "seed": 0,
                   "weights": "raw", "scorer": null},
       "heartbeat_seconds": 60, "grace_seconds": 600, "max_retry": 3, "sampler_seed": 0,
-      "run_functions_eagerly": false
+      "gp_startup_trials": 10, "run_functions_eagerly": false
     }
 
 ``scoring.scorer`` ("module:function") replaces ganhub.metrics: the function gets the scoring dict
@@ -38,7 +38,7 @@ SCORING_DEFAULTS = {"metric": "fid", "also": [], "reference": None, "num_samples
 METRICS = ("fid", "kid", "is")
 TOP_KEYS = {"preset", "config", "variants", "search", "budget", "seeds", "best_seeds", "grid",
             "scoring", "heartbeat_seconds", "grace_seconds", "max_retry", "sampler_seed",
-            "run_functions_eagerly", "description"}
+            "run_functions_eagerly", "description", "gp_startup_trials"}
 
 
 def _positive_int(value, what):
@@ -145,6 +145,9 @@ def normalize(spec, where="spec"):
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"{where}: sampler_seed must be an integer")
     out["sampler_seed"] = seed
+    # optuna's GPSampler samples at random until this many trials finished (its default: 10)
+    out["gp_startup_trials"] = _positive_int(spec.get("gp_startup_trials", 10),
+                                             f"{where}: gp_startup_trials")
     out["run_functions_eagerly"] = bool(spec.get("run_functions_eagerly", False))
     return out
 

@@ -91,7 +91,7 @@ def _sampler(spec, label_index):
     seed = (spec["sampler_seed"] * 1_000_003 + label_index * 7919 + os.getpid()
             + int(time.time() * 1000)) % (2 ** 31)
     if spec["search"] == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=spec["gp_startup_trials"])
     return optuna.samplers.RandomSampler(seed=seed)
 
 
