@@ -37,11 +37,13 @@ The ranking depends on the CPU. On a 2-core AVX-512 Xeon (2026-12-01, otherwise 
 So `jit_compile` stays a config choice: measure it on the machine that trains.
 """
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -70,12 +72,12 @@ def matmul_rate(n=2048, reps=10):
     return 2 * n ** 3 / np.median(times)
 
 
-def bench(arch, width, jit, steps):
+def bench(arch, width, jit, steps, channels=3):
     config = Config(architecture=arch, resolution=32, width=width, d_norm="spectral_norm",
                     batch_size=64, z_dim=128, jit_compile=jit, disc_iters=1)
-    g, d = build_models(config, channels=3)
+    g, d = build_models(config, channels=channels)
     s = GANSteps(config, g, d)
-    real = tf.random.uniform([64, 32, 32, 3])
+    real = tf.random.uniform([64, 32, 32, channels])
     step = tf.constant(1, tf.int64)
     z = s.latents(step)
     noise = s.penalty_noise(tf.shape(real), step)
@@ -98,6 +100,79 @@ def bench(arch, width, jit, steps):
     d_s, g_s = float(np.median(d_times)), float(np.median(g_times))
     return {"arch": arch, "width": width, "xla": jit, "d_s": d_s, "g_s": g_s, "step_s": d_s + g_s,
             "flops": flops, "warmup_s": compile_s}
+
+
+def bench_torch(width, steps, channels=1):
+    """The same SNDCGAN step in PyTorch (benchmarks/torch_sndcgan.py), in a process of its own, from
+    ganhub's initial weights, after checking that both compute the same losses; torch gets as many
+    threads as TF's pool uses."""
+    import pickle
+    import subprocess
+    import tempfile
+    import json
+    import torch_sndcgan
+
+    config = Config(architecture="sndcgan", resolution=32, width=width, d_norm="spectral_norm",
+                    batch_size=64, z_dim=128)
+    g, d = build_models(config, channels=channels)
+    rng = np.random.default_rng(0)
+    real = rng.uniform(size=(64, 32, 32, channels)).astype(np.float32)
+    z = rng.uniform(-1, 1, size=(64, 128)).astype(np.float32)
+    job = {"weights": torch_sndcgan.weights_of(g, d), "real": real, "z": z,
+           "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()}
+    tf_d, tf_g = torch_sndcgan.tf_losses(g, d, tf.constant(real), tf.constant(z))
+    with tempfile.NamedTemporaryFile(suffix=".pkl") as fh:
+        pickle.dump(job, fh)
+        fh.flush()
+        out = subprocess.run([sys.executable, str(Path(__file__).with_name("torch_sndcgan.py")),
+                              fh.name, str(steps)], capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    if not (abs(tf_d - r["d_loss"]) <= 1e-5 * abs(tf_d) and abs(tf_g - r["g_loss"]) <= 1e-5 * abs(tf_g)):
+        raise SystemExit(f"torch reference disagrees with ganhub: d {r['d_loss']} vs {tf_d}, "
+                         f"g {r['g_loss']} vs {tf_g}")
+    return {"arch": "sndcgan", "width": width, "xla": None, "d_s": r["d_s"], "g_s": r["g_s"],
+            "step_s": r["d_s"] + r["g_s"], "losses": (tf_d, r["d_loss"])}
+
+
+def torch_matmul_rate(n=2048, reps=10):
+    """torch's float32 matmul rate, in a process of its own (see bench_torch)."""
+    import subprocess
+    code = (f"import time, torch, statistics; torch.set_num_threads({os.cpu_count()}); "
+            f"a, b = torch.randn({n}, {n}), torch.randn({n}, {n}); a @ b; ts = []\n"
+            f"for _ in range({reps}):\n t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)\n"
+            f"print(2 * {n} ** 3 / statistics.median(ts))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def vs_torch(widths, steps):
+    """Issue 17's table: SNDCGAN-32, NS, SN, batch 64, 1 channel; ganhub plain and XLA vs PyTorch."""
+    rate = matmul_rate()
+    rate_torch = torch_matmul_rate()
+    rows = []
+    for width in widths:
+        flops = None
+        for jit in (False, True):
+            r = bench("sndcgan", width, jit, steps, channels=1)
+            flops = r["flops"]
+            rows.append(r)
+        t = bench_torch(width, steps)
+        t["flops"] = flops
+        rows.append(t)
+        print(f"  measured width {width}", flush=True)
+    print(f"\nfloat32 matmul 2048x2048: TF {rate / 1e9:.1f} GFLOP/s, torch {rate_torch / 1e9:.1f}\n")
+    print(f"{'width':>6}{'impl':>14}{'D s':>8}{'G s':>8}{'steps/s':>9}{'vs torch':>9}"
+          f"{'GFLOP/step':>11}{'GFLOP/s':>9}{'% matmul':>9}")
+    for width in widths:
+        group = [r for r in rows if r["width"] == width]
+        torch_row = group[-1]
+        for r in group:
+            impl = "torch" if r["xla"] is None else ("ganhub XLA" if r["xla"] else "ganhub plain")
+            achieved = r["flops"] / r["step_s"]
+            base = rate_torch if r["xla"] is None else rate
+            print(f"{width:>6}{impl:>14}{r['d_s']:>8.3f}{r['g_s']:>8.3f}{1 / r['step_s']:>9.2f}"
+                  f"{torch_row['step_s'] / r['step_s']:>8.2f}x{r['flops'] / 1e9:>11.2f}"
+                  f"{achieved / 1e9:>9.1f}{100 * achieved / base:>8.0f}%")
 
 
 def conv_profile(width, reps=3):
@@ -140,9 +215,15 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="timed steps per setting (median)")
     parser.add_argument("--sndcgan-width", type=float, default=1.0)
     parser.add_argument("--resnet-width", type=float, default=0.25)
+    parser.add_argument("--vs-torch", nargs="*", type=float, metavar="WIDTH",
+                        help="SNDCGAN-32, 1 channel, against the same step in PyTorch at these "
+                             "widths (default 0.125 0.25 0.5 1)")
     parser.add_argument("--profile-only", action="store_true",
                         help="only the per-convolution-kind FLOP rates (SNDCGAN D, --sndcgan-width)")
     args = parser.parse_args(argv)
+    if args.vs_torch is not None:
+        vs_torch(args.vs_torch or [0.125, 0.25, 0.5, 1.0], args.steps)
+        return
     if args.profile_only:
         rate = matmul_rate()
         print(f"float32 matmul 2048x2048: {rate / 1e9:.1f} GFLOP/s")
