@@ -18,6 +18,22 @@ def lr_schedule(config):
     return f"{config.lr_decay} decay from D step {config.lr_decay_start} to {config.steps}"
 
 
+# The study's reference counts (spec §7.1): 10,000 test images, 3,000 for CelebA-HQ.
+REFERENCE_COUNTS = {"celebahq128": 3000}
+
+
+def reference_of(config):
+    """The reference a module of ``config`` is compared with: the data name ganhub.metrics.data
+    reads its data set by (at the training resolution), the test split, the study's count."""
+    name = config.dataset
+    if name in ("fashion_mnist", "mnist") and config.resolution != 28:
+        name = f"{name}_{config.resolution}"
+    elif name == "image_folder" and config.resolution != 32:
+        name = f"image_folder_{config.resolution}"
+    return {"dataset": name, "split": "test",
+            "num_samples": REFERENCE_COUNTS.get(config.dataset, 10_000)}
+
+
 def build(config, state, name, spec):
     """Metadata for a generator trained with ``config`` (training.Config) to ``state``
     (training.load_generator's dict: step, wall_time, tensorflow, dataset provenance). What the
@@ -41,6 +57,7 @@ def build(config, state, name, spec):
         "signature": {"key": settings.SIGNATURE_KEY, "input": settings.INPUT_KEY,
                       "output": settings.OUTPUT_KEY, "batch_size": None},
         "dataset": dataset,
+        "reference": reference_of(config),
         "training": {
             "steps": state["step"],
             "steps_configured": config.steps,

@@ -155,7 +155,7 @@ def _check_shape(shape, label, key="image_shape"):
 _ENTRY_TYPES = {"format": str, "signature": str, "input_key": str, "output_key": str,
                 "dataset": str, "architecture": str, "loss": str, "normalization": str,
                 "integrity_note": str, "created": str, "penalty": (str, dict), "z": dict,
-                "training": dict, "metadata": dict, "samples": str}
+                "training": dict, "metadata": dict, "samples": str, "kind": str, "reference": dict}
 
 
 def check_fields(entry, where="catalog"):
@@ -248,7 +248,7 @@ def metadata_to_entry(meta):
     when it has the wrong types."""
     check_metadata(meta)
     fields = {key: meta[key] for key in ("architecture", "loss", "normalization", "image_shape",
-                                          "training", "scores", "created") if key in meta}
+                                          "training", "scores", "created", "reference") if key in meta}
     normalization = meta.get("normalization")
     if isinstance(normalization, dict):  # {"generator": ..., "discriminator": ...}
         fields["normalization"] = normalization.get("discriminator")

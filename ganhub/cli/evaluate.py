@@ -11,11 +11,13 @@ from ganhub.errors import BadInputError
 from ganhub.metrics.data import DATA_NAMES, DATA_SPLITS  # noqa: E402
 
 _COST_NOTE = ("Cost: every image goes through Inception at 299×299; on a 2-core laptop CPU that is "
-              "about {rate} images/s, so the default -n 10000 takes about {minutes} min (plus the "
-              "reference statistics on first use, cached afterwards). Smaller -n is quicker but "
-              "biases FID upwards (compare FIDs only at equal -n); KID is unbiased at any -n.")
-# Measured with the offline FID Inception on this project's 2-core CPU (README, "Evaluation cost").
-CPU_IMAGES_PER_SECOND = 6
+              "about {rate:g} images/s, so the default -n 10000 takes about {minutes} min, and as "
+              "long again the first time a reference is computed from a data set (cached "
+              "afterwards). Smaller -n is quicker but biases FID upwards (compare FIDs only at "
+              "equal -n); KID is unbiased at any -n.")
+# Measured with the offline FID Inception on a shared 2-core CPU, 32×32 grey images, legacy
+# resize (README, "Evaluation", Cost).
+CPU_IMAGES_PER_SECOND = 6.5
 
 
 def register(subparsers):
@@ -24,7 +26,8 @@ def register(subparsers):
         description="Score a generator against reference statistics. " + _COST_NOTE.format(
             rate=CPU_IMAGES_PER_SECOND,
             minutes=round(settings.EVAL_NUM_SAMPLES / CPU_IMAGES_PER_SECOND / 60)))
-    p.add_argument("handle", help="catalog name, module path or URL")
+    p.add_argument("handle", nargs="?", help="catalog name, module path or URL (with --table: "
+                                             "only this catalog model)")
     p.add_argument("--reference", "-r",
                    help="reference .npz from `ganhub stats`, a data name such as cifar10-test, a "
                         "catalog reference (`ganhub list --kind reference`) or its URL; default: "
@@ -45,6 +48,8 @@ def register(subparsers):
     add_load_options(p)
     _add_protocol_args(p)
     p.add_argument("--json", action="store_true", help="print the result and protocol as JSON")
+    from ganhub.metrics.reevaluate import add_arguments as add_table_arguments
+    add_table_arguments(p)  # --table OUT.csv and the filters of `ganhub list`
     p.set_defaults(func=cmd_evaluate, check=check_evaluate)
 
     p = subparsers.add_parser("stats", help="compute reference statistics of real images")
@@ -108,6 +113,12 @@ def check_evaluate(args):
     """Arguments, names and files, before TensorFlow is imported."""
     from ganhub.metrics.extractors import check_extractor
     metrics = parse_metrics(args.metrics)
+    if args.table:  # many catalog models, each with its own reference (ganhub/metrics/reevaluate.py)
+        from ganhub.metrics.reevaluate import check_table_args
+        return check_table_args(args)
+    if not args.handle:
+        raise BadInputError("give HANDLE (a model to evaluate), or --table OUT.csv to evaluate "
+                            "every catalog model matching --dataset/--architecture/...")
     if "is" in metrics and args.extractor == "fid_inception_offline":
         raise BadInputError("--metrics is (the Inception Score) needs a classifier head, which "
                             "fid_inception_offline lacks; add --extractor tfgan_inception or drop is")
@@ -187,6 +198,9 @@ def _json_safe(value):
 
 
 def cmd_evaluate(args):
+    if args.table:
+        from ganhub.metrics.reevaluate import run_cli
+        return run_cli(args)
     from ganhub.metrics.evaluation import evaluate, protocol_differences, resolve_reference
     from ganhub.metrics.extractors import load_extractor
 

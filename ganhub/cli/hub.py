@@ -11,6 +11,8 @@ def register(subparsers):
     p = subparsers.add_parser("list", help="list the models in the catalogs")
     for key in ("dataset", "architecture", "loss", "normalization", "penalty"):
         p.add_argument(f"--{key}", help=f"only models with this {key}")
+    p.add_argument("--kind", choices=("model", "reference"),
+                   help="only models, or only reference statistics (default: both)")
     p.add_argument("--json", action="store_true", help="print the entries as JSON")
     p.set_defaults(func=cmd_list)
 

@@ -4,7 +4,9 @@ Routes: ``/`` (HTML catalog page, one card per model), ``/index.json`` (a catalo
 are absolute URLs on this server, usable as GANHUB_CATALOGS), ``/<name>.tar.gz`` (with Range;
 ``?tf-hub-format=compressed`` is accepted, so ``tensorflow_hub.load(URL)`` works),
 ``/<name>`` (same archive, for hub-style handles), ``/<name>.tar.gz.sha256`` and
-``/samples/<name>.png`` (a sample grid, rendered on first request unless disabled).
+``/samples/<name>.png`` (a sample grid, rendered on first request unless disabled), and
+``/<name>.npz`` for each reference-statistics file in DIR (listed in index.json with kind
+"reference"; see ganhub/metrics/references.py).
 
 DIR may hold ``<name>.tar.gz`` archives (with optional ``.sha256`` sidecars and ``<name>.png``
 sample grids) and SavedModel directories, which are packed into a private temporary directory at
@@ -404,7 +406,8 @@ def _make_handler(hub):
                 return self._send(200, page.encode("utf-8"), "text/html; charset=utf-8", head)
             if path == "index.json":
                 data = {"catalog_version": catalog.CATALOG_VERSION, "name": f"served:{hub.title}",
-                        "models": [m.entry(base) for m in hub.models.values()]}
+                        "models": [m.entry(base) for m in hub.models.values()]
+                        + [r.entry(base) for r in hub.references.values()]}
                 return self._send(200, json.dumps(data, indent=1).encode("utf-8"),
                                   "application/json", head)
             if path.startswith("samples/") and path.endswith(".png"):
@@ -421,6 +424,8 @@ def _make_handler(hub):
                 if model is not None:
                     body = f"{model.sha256}  {model.name}.tar.gz\n".encode()
                     return self._send(200, body, "text/plain", head)
+            if path.endswith(".npz") and path[:-len(".npz")] in hub.references:
+                return self._send_archive(hub.references[path[:-len(".npz")]], head)
             name = path[: -len(".tar.gz")] if path.endswith(".tar.gz") else path
             model = hub.models.get(name)
             if model is None:
@@ -548,6 +553,8 @@ class Hub:
             self.workdir = Path(self._tmp.name)
             self.title = Path(directory).resolve().name
             self.models = collect(directory, self.workdir, self.skipped)
+            from ganhub.metrics.references import collect_served  # reference .npz files
+            self.references = collect_served(directory, self.skipped)
             self.server.server_activate()
         except BaseException:
             self.server.server_close()

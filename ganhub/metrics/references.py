@@ -324,6 +324,8 @@ def default_reference(handle):
         entry = catalog.find_entry(str(handle))
     except GanhubError:
         return None
+    if entry is None:  # a module folder of ours: its metadata names the reference
+        entry = _module_metadata(handle)
     ref = model_reference(entry)
     if ref is None:
         return None
@@ -331,3 +333,68 @@ def default_reference(handle):
     if found is not None:
         return found["name"]
     return f"{ref['dataset']}-{ref.get('split', 'test')}"
+
+
+def _module_metadata(handle):
+    import json
+    path = Path(str(handle)).expanduser() / "assets" / settings.METADATA_ASSET
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+# --- listing and serving reference files ------------------------------------------------------------
+
+def catalog_entry(path, name, handle):
+    """The catalog entry (kind "reference") for a reference file made by `ganhub stats`: its
+    protocol from the file's provenance, its sha256 and size."""
+    from ganhub.metrics.stats import ReferenceStats, check_reference_file
+    path = Path(path)
+    check_reference_file(path)
+    p = ReferenceStats.load(path).provenance
+    entry = {"name": name, "kind": KIND, "handle": handle, "sha256": _sha256(path),
+             "size": path.stat().st_size, "integrity": "pinned",
+             "dataset": p.get("dataset"), "split": p.get("split"), "num_samples": p.get("num_samples"),
+             "extractor": {"id": p.get("extractor_id"), "sha256": p.get("extractor_sha256")},
+             "resize": p.get("resize")}
+    if isinstance(p.get("image_shape"), list):
+        entry["image_shape"] = p["image_shape"]
+    return entry
+
+
+class ServedReference:
+    """A reference .npz in a `ganhub serve` folder: served at ``/<name>.npz`` and listed in
+    index.json. Has the attributes the server's file sender reads (archive, size, sha256)."""
+
+    def __init__(self, name, path):
+        from ganhub import catalog
+        catalog.check_name(name, "served folder")
+        self.name, self.archive = name, Path(path)
+        self._entry = catalog_entry(self.archive, name, handle="")
+        check_entry(self._entry, "served folder")
+        self.sha256, self.size = self._entry["sha256"], self._entry["size"]
+
+    def entry(self, base_url):
+        from urllib.parse import quote
+        return dict(self._entry, handle=f"{base_url}/{quote(self.name)}.npz")
+
+
+def collect_served(directory, skipped=None):
+    """{name: ServedReference} for every reference ``<name>.npz`` directly in ``directory`` (not
+    following links out of it); other .npz files are skipped with a warning, as bad modules are."""
+    import sys
+    directory = Path(directory)
+    root = directory.resolve()
+    found = {}
+    for path in sorted(directory.glob("*.npz")):
+        try:
+            path.resolve(strict=True).relative_to(root)
+            found[path.stem] = ServedReference(path.stem, path)
+        except (GanhubError, OSError, ValueError, RuntimeError) as exc:
+            reason = str(exc) if isinstance(exc, GanhubError) else "it is not a file in the folder"
+            if skipped is not None:
+                skipped.append((path.name, reason))
+            print(f"ganhub serve: warning: not serving {path.name}: {reason}", file=sys.stderr)
+    return found
