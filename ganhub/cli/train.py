@@ -138,7 +138,8 @@ def check_train(args):
     if args.list_presets:
         return
     if args.config is None and args.preset is None:
-        raise ConfigError("give a CONFIG.json, a --preset NAME (see --list-presets), or both")
+        raise ConfigError("give a CONFIG.json, a --preset NAME, or both "
+                          "(`ganhub train --list-presets` lists the presets)")
     if args.model_dir is None and not args.print_config:
         raise ConfigError("give --model-dir DIR: where checkpoints, config.json and logs go")
     if args.config is not None and not Path(args.config).is_file():
