@@ -201,8 +201,10 @@ def _bad_string_constant(node):
     return None
 
 
-def _check_nodes(found, nodes, allowed, where, library, *, path_sources=None):
-    """Add (op, where) to ``found`` for every node of ``nodes`` (name -> NodeDef) not admitted."""
+def _check_nodes(found, nodes, allowed, where, library, *, path_sources=None, graph=None):
+    """Add (op, where) to ``found`` for every node of ``nodes`` (name -> NodeDef) not admitted;
+    ``graph`` (default ``nodes``) is where checkpoint paths are traced back."""
+    graph = nodes if graph is None else graph
     for name, node in nodes.items():
         op = node.op
         for callee in _called(node):
@@ -219,7 +221,7 @@ def _check_nodes(found, nodes, allowed, where, library, *, path_sources=None):
             if bad is not None:
                 found.add((op, f"{where}, node {name!r}: checkpoint path constant {bad[:80]!r}"))
             if op in _PATH_OPS and node.input:
-                if not (_data_sources(nodes, node.input[0]) & path_sources):
+                if not (_data_sources(graph, node.input[0]) & path_sources):
                     found.add((op, f"{where}, node {name!r}: its checkpoint path does not come "
                                    f"from the saver's filename input"))
 
@@ -233,14 +235,18 @@ def _scan_meta_graph(meta_graph, found, label):
     saver_roots = [_source(t) for t in (saver.save_tensor_name, saver.restore_op_name) if t]
     signature_roots = [_source(t.name) for sig in meta_graph.signature_def.values()
                        for t in list(sig.inputs.values()) + list(sig.outputs.values())]
-    saver_nodes = _closure(nodes, saver_roots) - _closure(nodes, signature_roots)
+    # Saver nodes: what the save tensor and restore op depend on, and nothing else uses (a node
+    # that a signature, an init op or any other node depends on runs outside the saver too).
+    saver_closure = _closure(nodes, saver_roots)
+    others = [name for name in nodes if name not in saver_closure] + signature_roots
+    saver_nodes = saver_closure - _closure(nodes, others)
     filename = _source(saver.filename_tensor_name) if saver.filename_tensor_name else None
 
     generator_nodes = {k: v for k, v in nodes.items() if k not in saver_nodes}
     _check_nodes(found, generator_nodes, GENERATOR_OPS, f"{label}graph", library)
     _check_nodes(found, {k: nodes[k] for k in saver_nodes}, GENERATOR_OPS | SAVER_OPS,
                  f"{label}graph (saver)", library,
-                 path_sources={filename} if filename else set())
+                 path_sources={filename} if filename else set(), graph=nodes)
 
     # Functions the generator side can reach (graph nodes, the object graph's functions, and any
     # function nobody calls) get the generator list; only those called solely by the saver's

@@ -254,3 +254,25 @@ def test_allowlist_groups_each_have_a_reason():
     assert len(every) == len(set(every)), "an op listed twice"
     for forbidden in MISSED:
         assert forbidden not in scan.GENERATOR_OPS
+
+
+def test_a_saver_node_that_another_node_also_runs_loses_its_checkpoint_ops(modules, tmp_path):
+    """A SaveV2 wired into the TF1 saver's restore op but also run by an init op is not saver-only:
+    at init the filename input holds its default, and the save would write beside the caller."""
+    directory = tmp_path / "tf1"
+    shutil.copytree(modules["tf1_dir"], directory)
+    proto = _load(directory)
+    graph = proto.meta_graphs[0].graph_def
+    _inject(graph.node, "SaveV2", name="save/SaveV2_extra",
+            inputs=["save/ShardedFilename", "save/SaveV2/tensor_names",
+                    "save/SaveV2/shape_and_slices", "generator/w/Read/ReadVariableOp"])
+    restore_all = next(n for n in graph.node if n.name == "save/restore_all")
+    restore_all.input.append("^save/SaveV2_extra")
+    _save(proto, directory)
+    assert scan.find_untrusted_ops(directory) == [], "inside the saver alone it is admitted"
+    _inject(graph.node, "NoOp", name="init_extra", inputs=["^save/SaveV2_extra"])
+    _save(proto, directory)
+    found = scan.find_untrusted_ops(directory)
+    assert ("SaveV2", "graph, node 'save/SaveV2_extra'") in found, found
+    assert all(op in ("SaveV2", "ShardedFilename", "StringJoin", "StaticRegexFullMatch")
+               for op, _ in found), found
