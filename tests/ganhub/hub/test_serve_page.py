@@ -161,3 +161,45 @@ def test_page_fits_phone_and_desktop_windows(page_hub, chromium, width, height, 
     assert (right_margin == PAGE_BACKGROUND).all(), "content reaches the right edge of the window"
     # the sample grids were drawn: grey levels, not only the page's flat colours
     assert len(np.unique(shot.reshape(-1, 3), axis=0)) > 50
+
+
+def test_a_pinned_url_survives_a_restart(modules, tmp_path, cache):
+    """A SavedModel folder is packed at every start: the same folder must give the same archive,
+    or the page's `#sha256=` load line stops working after a restart."""
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copytree(modules["tiny_dir"], served / "folder")
+    shas = []
+    for _ in range(2):
+        hub = Hub(served, host="127.0.0.1", port=0, samples=False)
+        shas.append(hub.models["folder"].sha256)
+        hub.server.server_close()
+        hub._tmp.cleanup()
+    assert shas[0] == shas[1]
+
+
+def test_a_client_that_hangs_up_is_no_traceback(modules, tmp_path, cache, capfd):
+    """A browser that leaves while a sample grid renders: the reply's write fails, which used to
+    print a traceback from socketserver for every such client."""
+    import socket
+    import struct
+    import time
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(modules["tiny_tgz"], served / "tiny.tar.gz")
+    shutil.copy(modules["big_tgz"], served / "big.tar.gz")
+    hub = Hub(served, host="127.0.0.1", port=0)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        for path in ("/samples/tiny.png", "/big.tar.gz", "/"):
+            client = socket.create_connection(hub.server.server_address[:2], timeout=10)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            client.close()  # a reset, before the reply
+        # waits for the grid the first client asked for, then for the replies to have failed
+        assert requests.get(f"{hub.url}/samples/tiny.png", timeout=120).status_code == 200
+        time.sleep(1.0)
+        assert requests.get(f"{hub.url}/index.json", timeout=10).status_code == 200  # still serving
+    finally:
+        hub.close()
+    assert "Traceback" not in capfd.readouterr().err
