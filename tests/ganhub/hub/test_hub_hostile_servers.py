@@ -165,3 +165,39 @@ def test_more_bytes_than_the_pinned_size_stop_the_download(served, cache, monkey
         with pytest.raises(DownloadError, match=f"over {size} bytes, the size the catalog pins"):
             resolve("extra/tiny")
     _nothing_cached(cache)
+
+
+def test_a_server_that_accepts_and_never_answers_is_cut_off(cache, monkeypatch):
+    """Per-request timeouts are clipped to what is left of GANHUB_DOWNLOAD_TIMEOUT."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])  # read nothing, answer nothing
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    monkeypatch.setenv("GANHUB_DOWNLOAD_TIMEOUT", "1.5")
+    monkeypatch.setenv("GANHUB_READ_TIMEOUT", "60")
+    try:
+        with Deadline(8):
+            with pytest.raises(DownloadError, match="GANHUB_DOWNLOAD_TIMEOUT"):
+                resolve(f"http://127.0.0.1:{listener.getsockname()[1]}/m.tar.gz")
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        listener.close()
+    _nothing_cached(cache)
