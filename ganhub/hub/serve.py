@@ -29,7 +29,7 @@ from ganhub import catalog, settings
 from ganhub.errors import GanhubError, InvalidModuleError
 from ganhub.hub import archive
 
-SAMPLE_COUNT = 16
+SAMPLE_COUNT = settings.SERVE_SAMPLE_COUNT  # images in a sample grid
 MAX_WORKERS = 16          # requests handled at once; more connections get a quick 503
 IDLE_TIMEOUT = 30.0       # seconds a connection may sit without sending or reading
 MAX_METADATA_BYTES = 1 << 20
