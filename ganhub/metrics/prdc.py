@@ -37,7 +37,8 @@ DENSITY_COVERAGE_K = 5
 METRICS = ("precision", "recall", "density", "coverage")
 # A block of squared distances [rows, columns] in float64, and its masks, stays near this size.
 BLOCK_BYTES = 32 * 2**20
-_PAIR_CHUNK = 4096
+_PAIR_CHUNK = 1024          # pairs recomputed directly at a time ([chunk, d] float64 temporaries)
+_ROW_CHUNK = 1024           # rows converted at a time for norms and checks
 
 
 def _block_rows(num_columns, block_bytes):
@@ -53,7 +54,7 @@ def _as_features(x, name, min_rows=1):
         raise MetricInputError(f"{name} has {x.shape[0]} rows; at least {min_rows} are needed")
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
-    if not all(np.isfinite(x[i:i + 4096]).all() for i in range(0, len(x), 4096)):
+    if not all(np.isfinite(x[i:i + _ROW_CHUNK]).all() for i in range(0, len(x), _ROW_CHUNK)):
         raise MetricInputError(f"{name} contains NaN or inf; check the generator's outputs")
     return x
 
@@ -64,9 +65,9 @@ def _f64(x):
 
 def _squared_norms(x):
     out = np.empty(len(x))
-    for i in range(0, len(x), 4096):
-        chunk = _f64(x[i:i + 4096])
-        out[i:i + 4096] = np.einsum("ij,ij->i", chunk, chunk)
+    for i in range(0, len(x), _ROW_CHUNK):
+        chunk = _f64(x[i:i + _ROW_CHUNK])
+        out[i:i + _ROW_CHUNK] = np.einsum("ij,ij->i", chunk, chunk)
     return out
 
 
