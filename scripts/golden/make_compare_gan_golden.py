@@ -28,6 +28,10 @@ Shims (everything else is the original):
   ``run_single_train_step`` is a proxy that reads every variable after each ``sess.run`` (state
   after the D step and after the G step).
 
+The step scenarios run with ``inter_op_parallelism_threads=1`` for a fixed op schedule; with the
+default thread pools the fixture came out bit for bit the same (checked), i.e. every D call of one
+``sess.run`` read u before any wrote it.
+
 Weights are not stored: each variable comes from a recipe stored in the fixture (a numpy
 ``RandomState`` seed, distribution, offset and scale; ``make_array`` below, re-implemented in the
 test), since the full-width SNDCGAN (compare_gan v2 has no width parameter) has ~9M parameters.
@@ -294,9 +298,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkout", help="a checkout of google/compare_gan branch v2")
     parser.add_argument("--commit", default="", help="the checkout's commit, recorded")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "tests" /
-                                             "training" / "fixtures" / "compare_gan_v2_golden.npz"))
+    parser.add_argument("--out", help="default: tests/training/fixtures/compare_gan_v2_golden.npz")
     args = parser.parse_args()
+    if not args.out:
+        args.out = str(Path(__file__).resolve().parents[2] / "tests" / "training" / "fixtures" /
+                       "compare_gan_v2_golden.npz")
     gwp, dcgan = import_compare_gan(Path(args.checkout).resolve())
     import tensorflow as tf
 
