@@ -103,6 +103,8 @@ def check_storage(args):
 
 def check_create(args):
     from ganhub.study import spec as specs
+    if not args.name or "/" in args.name or args.name != args.name.strip():
+        raise ConfigError(f"study name {args.name!r}: use a name without '/' or surrounding spaces")
     args.spec_data = specs.load(args.spec)
     check_storage(args)
     if args.workdir and Path(args.workdir).is_file():

@@ -219,6 +219,21 @@ class Worker:
         for params, attrs in schedule.seed_reruns(self.spec, study.get_trials(deepcopy=False)):
             study.enqueue_trial(params, user_attrs=attrs)
 
+    def _requeue_interrupted(self, label):
+        """A trial stopped by Ctrl-C / SIGTERM failed; queue its copy as for a dead worker."""
+        import optuna
+        if self._current is None:
+            return
+        study = self.studies[label]
+        frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == self._current),
+                      None)
+        callback = self.storage.get_heartbeat_stale_trial_callback()
+        if (frozen is not None and frozen.state == optuna.trial.TrialState.FAIL
+                and "phase" in frozen.user_attrs and callback is not None):
+            callback(study, frozen)
+            self.log(f"study {self.name}: trial {frozen.number} of {label} was interrupted and "
+                     f"queued again (its run folder is kept; the next worker resumes it)")
+
     def _fail_stale(self):
         import optuna
         for study in self.studies.values():
@@ -240,6 +255,7 @@ class Worker:
                 try:
                     trial = self.run_one(label)
                 except KeyboardInterrupt:
+                    self._requeue_interrupted(label)
                     raise
                 except Exception as exc:
                     failures += 1

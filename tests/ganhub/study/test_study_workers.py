@@ -89,3 +89,23 @@ def test_sigkilled_worker_trial_is_retried_and_finished_by_the_other(storage, tm
     done = [t for t in trials.values() if t.state.name == "COMPLETE"]
     assert len(done) == 2 and len({t.user_attrs["key"] for t in done}) == 2   # none lost or twice
     assert len(trials) == 3
+
+
+def test_interrupted_worker_queues_its_trial_again(tmp_path, fake_fashion_dir):
+    """Ctrl-C (SIGINT) mid-trial: the worker exits 130 and its trial is queued again at once
+    (same run folder), instead of waiting out the grace period as after a SIGKILL."""
+    storage = str(tmp_path / "studies.db")
+    spec = tiny_spec(fake_fashion_dir, grid=[{"learning_rate": 1e-3}])
+    assert cli(["study", "create", "int", str(write_spec(tmp_path / "s.json", spec)),
+                "--storage", storage]) == 0
+    hold = tmp_path / "hold"
+    hold.write_text("")
+    victim = start_worker("int", storage, tmp_path / "victim.log", GANHUB_TEST_HOLD=hold)
+    wait_for(lambda: list(tmp_path.glob("hold.*")), 300, "the victim to reach scoring")
+    os.killpg(victim.pid, signal.SIGINT)
+    assert victim.wait(timeout=60) == 130, (tmp_path / "victim.log").read_text()[-2000:]
+    assert "interrupted and queued again" in (tmp_path / "victim.log").read_text()
+    failed, copy = _study_trials(storage, "int")
+    assert (failed.state.name, copy.state.name) == ("FAIL", "WAITING")
+    assert copy.system_attrs["failed_trial"] == failed.number
+    assert copy.user_attrs["run_dir"] == failed.user_attrs["run_dir"]
