@@ -24,7 +24,7 @@ def export_module(model_dir, out_dir, name=None, overwrite=False, archive=True, 
     from ganhub.export import metadata as meta_lib
     from ganhub.export.package import model_card, package
     from ganhub.export.savedmodel import write_savedmodel
-    from ganhub.hub.archive import write_text_atomic
+    from ganhub.fileio import write_text_atomic
     from ganhub.training import load_generator
 
     out_dir = Path(out_dir)

@@ -7,6 +7,7 @@ leaves nothing behind. Files are created 0644 (0666 less the umask), like any ot
 writes, rather than tempfile's 0600.
 """
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -89,3 +90,30 @@ def pid_alive(pid):
     except OverflowError:
         return False
     return True
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def storage_error(exc, where):
+    """The CacheError to raise for an OSError writing into the ganhub cache at ``where`` (or the
+    exception itself when it is something else): a full disk or a read-only cache is not a bad
+    module, and the message says what to do."""
+    from ganhub.errors import CacheError, GanhubError
+
+    if isinstance(exc, GanhubError):
+        return exc
+    code = getattr(exc, "errno", None)
+    if code in _FULL:
+        return CacheError(f"no space left on the device holding {where} "
+                          f"({exc.strerror or exc}); free some space (`ganhub cache prune`, "
+                          f"`ganhub cache rm`) or point GANHUB_CACHE at a larger disk")
+    if code in _READ_ONLY:
+        return CacheError(f"cannot write to the ganhub cache at {where} ({exc.strerror or exc}); "
+                          f"make it writable or point GANHUB_CACHE at a writable folder "
+                          f"(modules already cached load with GANHUB_OFFLINE=1)")
+    if code == errno.ENAMETOOLONG:
+        return CacheError(f"a path in the cache is too long for the file system ({where}); "
+                          f"point GANHUB_CACHE at a shorter folder")
+    return exc

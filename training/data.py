@@ -23,7 +23,7 @@ import numpy as np
 
 from ganhub import settings
 from ganhub.errors import ConfigError, GanhubError
-from ganhub.hub.archive import sha256_file
+from ganhub.fileio import sha256_file
 
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 

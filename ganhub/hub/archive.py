@@ -9,14 +9,12 @@ that is not a folder, more than ``MAX_MEMBERS`` members, and archives whose expa
 """
 import errno
 import gzip
-import hashlib
 import os
-import shutil
 import tarfile
 import zlib
 from pathlib import Path
 
-from ganhub import settings
+from ganhub import fileio, settings
 from ganhub.errors import GanhubError, InvalidModuleError
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
@@ -180,8 +178,6 @@ def extract(archive_path, destination, *, on_progress=None, limit=None):
     O_EXCL|O_NOFOLLOW relative to the destination's file descriptor, so nothing can land outside
     it. tarfile's extraction (and its 'data' filter) is not used at all.
     """
-    from ganhub.hub.cache import storage_error
-
     destination = Path(destination)
     limit = settings.max_extract_bytes() if limit is None else limit
     try:
@@ -189,7 +185,7 @@ def extract(archive_path, destination, *, on_progress=None, limit=None):
         if any(destination.iterdir()):
             raise InvalidModuleError(f"extraction target {destination} is not empty")
     except OSError as exc:
-        raise storage_error(exc, destination) from None
+        raise fileio.storage_error(exc, destination) from None
     try:
         with tarfile.open(archive_path, mode="r:*", errorlevel=2) as tar:
             members = check_members(tar, limit=limit)
@@ -201,7 +197,7 @@ def extract(archive_path, destination, *, on_progress=None, limit=None):
                         _write_member(tar, member, parts, root_fd)
                     except OSError as exc:
                         if _is_storage_problem(exc):
-                            raise storage_error(exc, destination) from None
+                            raise fileio.storage_error(exc, destination) from None
                         raise
                     if on_progress is not None:
                         on_progress()
@@ -282,44 +278,10 @@ def pack(saved_model_dir, archive_path):
                     with open(path, "rb") as fh:
                         size = os.fstat(fh.fileno()).st_size
                         tar.addfile(_tarinfo(rel, size=size), fh)
-        digest = sha256_file(tmp)
+        digest = fileio.sha256_file(tmp)
         os.replace(tmp, archive_path)
     except BaseException:  # an error or Ctrl-C: leave no half-written temp file behind
         tmp.unlink(missing_ok=True)
         raise
-    write_text_atomic(f"{archive_path}.sha256", f"{digest}  {archive_path.name}\n")
+    fileio.write_text_atomic(f"{archive_path}.sha256", f"{digest}  {archive_path.name}\n")
     return digest
-
-
-def write_text_atomic(path, text, encoding="utf-8"):
-    """Write ``path`` through a temp file in the same directory and ``os.replace``: readers see
-    the old file or the new one, never a truncated one; nothing is left behind on failure."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding=encoding)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def sha256_hasher(path, chunk=1 << 20):
-    """A hashlib sha256 object fed with the file's bytes (callers may go on updating it)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h
-
-
-def sha256_file(path, chunk=1 << 20):
-    return sha256_hasher(path, chunk).hexdigest()
-
-
-def rmtree_quiet(path):
-    shutil.rmtree(path, ignore_errors=True)

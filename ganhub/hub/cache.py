@@ -13,7 +13,6 @@ Layout under ``settings.cache_dir()``::
 An entry directory appears in ``modules/`` only once it is complete, so a crash at any moment
 leaves either nothing or a whole entry; leftovers in downloads/ and tmp/ are resumed or pruned.
 """
-import errno
 import hashlib
 import json
 import os
@@ -21,8 +20,8 @@ import shutil
 import time
 import uuid
 
-from ganhub import settings
-from ganhub.errors import CacheError, GanhubError, InvalidModuleError
+from ganhub import fileio, settings
+from ganhub.errors import InvalidModuleError
 from ganhub.hub import archive
 from ganhub.hub.lock import FileLock
 
@@ -35,29 +34,9 @@ def root():
     return settings.cache_dir()
 
 
-_FULL = (errno.ENOSPC, errno.EDQUOT)
-_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
-
-
 def storage_error(exc, path=None):
-    """The CacheError to raise for an OSError writing into the cache (or the exception itself when
-    it is something else): a full disk or a read-only cache is not a bad module."""
-    if isinstance(exc, GanhubError):
-        return exc
-    where = path if path is not None else root()
-    code = getattr(exc, "errno", None)
-    if code in _FULL:
-        return CacheError(f"no space left on the device holding {where} "
-                          f"({exc.strerror or exc}); free some space (`ganhub cache prune`, "
-                          f"`ganhub cache rm`) or point GANHUB_CACHE at a larger disk")
-    if code in _READ_ONLY:
-        return CacheError(f"cannot write to the ganhub cache at {where} ({exc.strerror or exc}); "
-                          f"make it writable or point GANHUB_CACHE at a writable folder "
-                          f"(modules already cached load with GANHUB_OFFLINE=1)")
-    if code == errno.ENAMETOOLONG:
-        return CacheError(f"a path in the cache is too long for the file system ({where}); "
-                          f"point GANHUB_CACHE at a shorter folder")
-    return exc
+    """fileio.storage_error for a path in the cache (the cache's root by default)."""
+    return fileio.storage_error(exc, root() if path is None else path)
 
 
 def _dir(name):
@@ -117,10 +96,7 @@ def file_stamp(path):
 
 def _atomic_write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    fileio.write_json_atomic(path, data, indent=1)
 
 
 def lock(key):
@@ -137,7 +113,7 @@ def _file_hashes(directory):
     for path in sorted(directory.rglob("*")):
         if path.is_file() and not path.is_symlink():
             files[path.relative_to(directory).as_posix()] = [path.stat().st_size,
-                                                             archive.sha256_file(path)]
+                                                             fileio.sha256_file(path)]
     return files
 
 
@@ -300,7 +276,7 @@ def verify_entry(sha256):
             problems.append(f"{rel}: missing")
         elif path.stat().st_size != size:
             problems.append(f"{rel}: {path.stat().st_size} bytes, expected {size}")
-        elif archive.sha256_file(path) != digest:
+        elif fileio.sha256_file(path) != digest:
             problems.append(f"{rel}: sha256 differs")
     for path in sorted(module.rglob("*")):
         rel = path.relative_to(module).as_posix()
@@ -334,7 +310,7 @@ def prune(*, max_age=None):
     ``max_age`` (seconds): leftovers younger than this are kept, as a live process may own them
     (default: settings.lock_stale_after()). Returns a list of removed paths.
     """
-    from ganhub.hub.download import _partial_owner_alive
+    from ganhub.hub.download import partial_owner_alive
 
     max_age = settings.lock_stale_after() if max_age is None else max_age
     removed = []
@@ -350,14 +326,14 @@ def prune(*, max_age=None):
     downloads = base / "downloads"
     if downloads.is_dir():
         for part in downloads.glob("*.part"):
-            if not _partial_owner_alive(part, max_age):
+            if not partial_owner_alive(part, max_age):
                 part.unlink(missing_ok=True)
                 removed.append(str(part))
     tmp = base / "tmp"
     if tmp.is_dir():
         for item in tmp.iterdir():
             pid = _pid_of_staging(item.name)
-            if (pid is not None and not _alive(pid)) or old(item):
+            if (pid is not None and not fileio.pid_alive(pid)) or old(item):
                 shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
                 removed.append(str(item))
     locks = base / "locks"
@@ -391,11 +367,3 @@ def _pid_of_staging(name):
     return None
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -17,9 +17,8 @@ import time
 import uuid
 from pathlib import Path
 
-from ganhub import settings
+from ganhub import fileio, settings
 from ganhub.errors import DownloadError, OfflineError
-from ganhub.hub import archive
 
 CHUNK = 1 << 20
 BACKOFF_BASE = 0.5
@@ -35,7 +34,7 @@ def _user_agent():
     return f"ganhub/{__version__}"
 
 
-def _partial_owner_alive(path, stale_after):
+def partial_owner_alive(path, stale_after):
     """Partial files are named <key>.<host>.<pid>.<rand>.part."""
     parts = path.name.split(".")
     try:
@@ -47,13 +46,7 @@ def _partial_owner_alive(path, stale_after):
     except FileNotFoundError:
         return True
     if host == _HOST:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
+        return fileio.pid_alive(pid)
     return age <= stale_after
 
 
@@ -67,7 +60,7 @@ def _adopt_partial(downloads, key, mine):
     candidates = []
     for path in downloads.glob(f"{key}.*.part"):
         if path != mine and (own in path.name
-                             or not _partial_owner_alive(path, settings.lock_stale_after())):
+                             or not partial_owner_alive(path, settings.lock_stale_after())):
             try:
                 candidates.append((path.stat().st_size, path))
             except FileNotFoundError:
@@ -89,7 +82,7 @@ def _adopt_partial(downloads, key, mine):
 
 
 def _hash_prefix(path):
-    return archive.sha256_hasher(path, CHUNK)
+    return fileio.sha256_hasher(path, CHUNK)
 
 
 def _sleep_backoff(attempt, deadline):
@@ -159,8 +152,6 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
     import requests  # imported here: `ganhub list` and `ganhub cache` must stay fast
     import urllib3
 
-    from ganhub.hub.cache import storage_error
-
     downloads = Path(downloads)
     mine = downloads / f"{key}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
     try:
@@ -168,7 +159,7 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
         _adopt_partial(downloads, key, mine)
         mine.touch(exist_ok=True)
     except OSError as exc:
-        raise storage_error(exc, downloads) from None
+        raise fileio.storage_error(exc, downloads) from None
 
     budget = _Budget(url, expected_size)
     session = requests.Session()
@@ -269,7 +260,7 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
                                     f"the file was discarded")
             return mine, sha, size
     except OSError as exc:
-        raise storage_error(exc, downloads) from None
+        raise fileio.storage_error(exc, downloads) from None
     finally:
         # Keep partial bytes for resume, unless they are empty or known to be bad.
         try:
@@ -310,8 +301,7 @@ class _Sink:
             self._file.write(block)
         except OSError as exc:
             self._error = exc
-            from ganhub.hub.cache import storage_error
-            error = storage_error(exc, Path(self._file.name).parent)
+            error = fileio.storage_error(exc, Path(self._file.name).parent)
             if error is exc:
                 raise DownloadError(f"cannot write the download to {self._file.name}: {exc}") from None
             raise error from None

@@ -13,19 +13,10 @@ import time
 import uuid
 from pathlib import Path
 
+from ganhub import fileio
 from ganhub.errors import DownloadError
 
 _HOST = socket.gethostname()
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _read_owner(path):
@@ -66,7 +57,7 @@ class FileLock:
         if owner is None:
             # Being written right now, or garbage: only an old one counts as stale.
             return age > self.stale_after
-        if owner.get("host") == _HOST and not _pid_alive(int(owner.get("pid", -1))):
+        if owner.get("host") == _HOST and not fileio.pid_alive(int(owner.get("pid", -1))):
             return True
         return age > self.stale_after
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
-from ganhub import catalog, settings
+from ganhub import catalog, fileio, settings
 from ganhub.errors import InvalidModuleError, OfflineError, UnknownModelError, UntrustedModuleError
 from ganhub.hub import archive, cache
 
@@ -135,7 +135,7 @@ def _resolve_local(path, *, entry, offline, trust, expected_sha256=None):
         stamp = cache.file_stamp(path)
         sha = cache.lookup_ref(ref, stamp)
         if sha is None or cache.lookup(sha) is None:
-            sha = archive.sha256_file(path)
+            sha = fileio.sha256_file(path)
             recorded = False
         else:
             recorded = True

