@@ -74,16 +74,16 @@ def plot_distributions(groups, path, title="FID of trained models", ylabel="FID 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(groups), 4))
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.2 + 1.1 * len(groups)), 4.5))
     labels = list(groups)
     values = [np.asarray(groups[k], float) for k in labels]
-    ax.boxplot(values)
+    ax.boxplot(values, showfliers=False)   # every point is drawn below
     for i, v in enumerate(values, 1):   # the points themselves: top-5% groups are small
         ax.plot(np.full(len(v), i) + np.linspace(-0.08, 0.08, len(v)), v, "o", ms=3, alpha=0.6,
                 color="tab:blue")
     ax.set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -102,7 +102,7 @@ def plot_budget_curves(curves, path, title="Minimum FID vs. budget", ylabel="exp
     ax.set_xscale("log")
     ax.set_xlabel("number of hyperparameter settings tried (k)")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)

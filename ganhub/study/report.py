@@ -58,18 +58,25 @@ def _seed_plot(spread, metric, path):
     import matplotlib.pyplot as plt
     import numpy as np
     labels = [k for k, v in spread.items() if v]
-    fig, ax = plt.subplots(figsize=(1.4 + 1.1 * max(1, len(labels)), 4))
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.4 + 1.1 * len(labels)), 4.5))
     for i, label in enumerate(labels, 1):
         v = np.asarray(spread[label], float)
         ax.plot(np.full(len(v), i) + np.linspace(-0.1, 0.1, len(v)), v, "o", alpha=0.7)
         ax.plot([i - 0.25, i + 0.25], [np.median(v)] * 2, "k-", lw=2)
     ax.set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right")
     ax.set_ylabel(f"{metric.upper()} (lower is better)")
-    ax.set_title("Best setting per variant over seeds (bar: median)")
+    ax.set_title("Best setting per variant over seeds (bar: median)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def _setting_text(setting_json):
+    """'learning_rate=0.0003962, beta1=0.8386, disc_iters=4' (4 significant digits)."""
+    setting = json.loads(setting_json)
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in setting.items()) or "-"
 
 
 def write_report(url, name, out_dir, n_boot=1000):
@@ -158,7 +165,7 @@ def write_report(url, name, out_dir, n_boot=1000):
         med = f"{float(median):.4g} ({n})" if median else "-"
         lines.append(f"| {label} | {number} | {value:.4g} | "
                      + "".join(f"{float(e):.4g} | " if e else "- | " for e in extras)
-                     + f"{med} | `{row[-4]}` | {module or '-'} |")
+                     + f"{med} | {_setting_text(row[-4])} | {module or '-'} |")
     lines += ["", "## Search trials per variant", "", f"| variant | trials | best {M} | median {M} |",
               "|---|---|---|---|"]
     for label, s in summary.items():
