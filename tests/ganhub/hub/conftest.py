@@ -33,7 +33,7 @@ def build_tf2_module(path, *, name="tiny", hidden=0, write_file=False, seed=0):
     """A TF2 SavedModel with the ganhub signature: z [None, 8] -> {"images": [None, 4, 4, 3]}.
 
     ``hidden`` adds a hidden layer of that width, to make the archive bigger (random weights do
-    not compress). ``write_file`` puts a WriteFile op into the serving function.
+    not compress). ``write_file`` (a path) puts a WriteFile op writing it into the serving function.
     """
     import tensorflow as tf
 
@@ -50,7 +50,7 @@ def build_tf2_module(path, *, name="tiny", hidden=0, write_file=False, seed=0):
         @tf.function(input_signature=[tf.TensorSpec([None, Z_DIM], tf.float32, name="z")])
         def __call__(self, z):
             if write_file:
-                tf.io.write_file("/tmp/ganhub-test-should-never-exist", "x")
+                tf.io.write_file(str(write_file), "x")
             h = tf.nn.relu(tf.matmul(z, self.w1))
             images = tf.sigmoid(tf.matmul(h, self.w2))
             return {"images": tf.reshape(images, [-1, *IMAGE_SHAPE])}
@@ -100,7 +100,8 @@ def modules(tmp_path_factory):
     made["big_dir"] = build_tf2_module(base / "big", name="big", hidden=18000, seed=1)
     made["big_tgz"] = base / "big.tar.gz"
     made["big_sha"] = archive.pack(made["big_dir"], made["big_tgz"])
-    made["evil_dir"] = build_tf2_module(base / "evil", name="evil", write_file=True)
+    made["evil_sentinel"] = base / "written-by-evil"
+    made["evil_dir"] = build_tf2_module(base / "evil", name="evil", write_file=made["evil_sentinel"])
     made["evil_tgz"] = base / "evil.tar.gz"
     made["evil_sha"] = archive.pack(made["evil_dir"], made["evil_tgz"])
     made["tf1_dir"] = build_tf1_hub_module(base / "tf1")
@@ -123,7 +124,13 @@ def cache(tmp_path, monkeypatch):
     catalog._CACHE.clear()
 
 
-def subprocess_env(cache_root, **extra):
+@pytest.fixture
+def subprocess_env():
+    """env(cache_root, **extra): the environment for a child process that uses ``cache_root``."""
+    return _subprocess_env
+
+
+def _subprocess_env(cache_root, **extra):
     env = dict(os.environ)
     env.update({"GANHUB_CACHE": str(cache_root), "GANHUB_DISABLE_PROGRESS": "1",
                 "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from conftest import subprocess_env
 from ganhub import catalog, settings
 from ganhub.cli import main
 from ganhub.errors import UnknownModelError
@@ -114,7 +113,7 @@ def test_extra_catalog_by_url_is_kept_for_offline_use(cache, modules, fault_serv
     assert state.count("/index.json") == 1
 
 
-def test_list_and_info_do_not_import_tensorflow(cache):
+def test_list_and_info_do_not_import_tensorflow(cache, subprocess_env):
     code = ("import sys; from ganhub.cli import main; main(['list', '--json']); "
             "main(['info', 'compare_gan/model_1_celebahq128_resnet19']); main(['cache', 'ls']); "
             "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; "

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from conftest import subprocess_env
 from ganhub.errors import DownloadError, OfflineError
 from ganhub.hub import cache as hub_cache
 from ganhub.hub.lock import FileLock
@@ -20,19 +19,19 @@ RESOLVE = ("import json, sys; from ganhub.hub.resolver import resolve; "
            "print(json.dumps({'path': str(r.path), 'source': r.source, 'sha256': r.sha256}))")
 
 
-def _spawn(url, cache_root, **env):
+def _spawn(subprocess_env, url, cache_root, **env):
     return subprocess.Popen([sys.executable, "-c", RESOLVE, url], env=subprocess_env(cache_root, **env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_four_processes_one_download_all_succeed(cache, modules, fault_server):
+def test_four_processes_one_download_all_succeed(cache, modules, fault_server, subprocess_env):
     base, state = fault_server
     path = "/big.tar.gz"
     state.files[path] = modules["big_tgz"].read_bytes()
     state.faults[path] = ["slow"] * 4  # every request is slow, so the processes overlap
     state.slow_delay = 0.01
     url = f"{base}{path}#sha256={modules['big_sha']}"
-    procs = [_spawn(url, cache) for _ in range(4)]
+    procs = [_spawn(subprocess_env, url, cache) for _ in range(4)]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)
@@ -45,7 +44,8 @@ def test_four_processes_one_download_all_succeed(cache, modules, fault_server):
     assert not list((cache / "locks").glob("*.lock")), "the lock must be released"
 
 
-def test_killed_download_leaves_a_cache_the_next_load_repairs(cache, modules, fault_server):
+def test_killed_download_leaves_a_cache_the_next_load_repairs(cache, modules, fault_server,
+                                                              subprocess_env):
     base, state = fault_server
     path = "/big.tar.gz"
     data = modules["big_tgz"].read_bytes()
@@ -53,7 +53,7 @@ def test_killed_download_leaves_a_cache_the_next_load_repairs(cache, modules, fa
     state.faults[path] = ["slow"]
     state.slow_delay = 0.05
     url = f"{base}{path}"
-    proc = _spawn(url, cache)
+    proc = _spawn(subprocess_env, url, cache)
     downloads = cache / "downloads"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -7,8 +7,6 @@ from ganhub.hub import cache as hub_cache
 from ganhub.hub import scan
 from ganhub.hub.resolver import resolve
 
-SENTINEL = "/tmp/ganhub-test-should-never-exist"
-
 
 def test_clean_modules_have_no_untrusted_ops(modules):
     # TF2 SavedModels carry SaveV2/RestoreV2 in their saver functions: not flagged
@@ -39,10 +37,20 @@ def test_downloaded_writefile_module_is_refused_and_the_verdict_remembered(
     assert trusted.source == "cache" and state.count("/evil.tar.gz") == 1
 
 
-def test_scan_runs_nothing(modules):
-    import os
+def test_scan_runs_nothing(cache, modules):
+    """Scanning and refusing never run the graph; calling the module does (the control shows
+    that the sentinel would appear if anything had run it)."""
+    import tensorflow as tf
+    sentinel = modules["evil_sentinel"]
+    sentinel.unlink(missing_ok=True)
     scan.find_untrusted_ops(modules["evil_dir"])
-    assert not os.path.exists(SENTINEL)
+    with pytest.raises(UntrustedModuleError):
+        resolve(modules["evil_dir"])
+    assert not sentinel.exists()
+    loaded = tf.saved_model.load(str(modules["evil_dir"]))
+    loaded.signatures["serving_default"](z=tf.zeros([1, 8]))
+    assert sentinel.exists()
+    sentinel.unlink()
 
 
 def test_py_func_is_refused(cache, tmp_path):

@@ -8,7 +8,6 @@ import tempfile
 
 import pytest
 
-from conftest import subprocess_env
 from ganhub.cli import main
 from ganhub.hub import archive
 from ganhub.hub import serve as hub_serve
@@ -82,7 +81,7 @@ def test_serve_port_out_of_range_is_a_usage_error(served, port, capsys):
     assert "--port" in err and "0..65535" in err and "Traceback" not in err
 
 
-def test_serve_no_samples_does_not_import_tensorflow(served, tmp_path):
+def test_serve_no_samples_does_not_import_tensorflow(served, tmp_path, subprocess_env):
     code = ("import sys; from ganhub.cli import main; from ganhub.hub.serve import Hub; "
             "Hub.serve_forever = lambda self: None; "
             "code = main(['serve', sys.argv[1], '--port', '0', '--no-samples']); "
