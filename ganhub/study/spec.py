@@ -8,8 +8,8 @@
       "search": "grid" | "gp" | "random",
       "budget": 24,             finished trials per variant (grid: default, and at most, grid x seeds)
       "seeds": [0],             grid: every setting with each seed; gp/random: the search's seed
-      "best_seeds": 5,          the best setting of each variant re-run to this many seeds (paper: 5;
-                                1 = off); the report gives their median
+      "best_seeds": 5,          the best setting of each variant re-run to this many seeds (the
+                                paper's 5 by default; 1 = off); the report gives their median
       "grid": [{...}, ...],     optional: settings instead of Table 1a
       "scoring": {"metric": "fid", "also": ["kid"], "reference": "cifar10-test",
                   "num_samples": 10000, "extractor": null, "resize": null, "seed": 0,
@@ -21,7 +21,7 @@
 ``scoring.scorer`` ("module:function") replaces ganhub.metrics: the function gets the scoring dict
 and returns ``evaluate(model_dir, checkpoint) -> float`` (tests use a stand-in; the module must be
 importable on every worker). ``also``: metrics measured on the selected checkpoint only (KID beside
-FID: unbiased at small sample counts).
+FID: unbiased at small sample counts; the default when FID uses fewer than 10,000 samples).
 """
 import json
 import math
@@ -98,7 +98,7 @@ def normalize(spec, where="spec"):
             or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
         raise ConfigError(f"{where}: seeds must be a list of distinct integers >= 0, got {seeds!r}")
     out["seeds"] = seeds
-    out["best_seeds"] = _positive_int(spec.get("best_seeds", 1), f"{where}: best_seeds")
+    out["best_seeds"] = _positive_int(spec.get("best_seeds", 5), f"{where}: best_seeds")
     grid = spec.get("grid")
     if grid is not None:
         if out["search"] != "grid":
@@ -118,6 +118,7 @@ def normalize(spec, where="spec"):
     if not isinstance(scoring, dict) or set(scoring) - set(SCORING_DEFAULTS):
         raise ConfigError(f"{where}: scoring must be an object with keys among "
                           f"{', '.join(SCORING_DEFAULTS)}")
+    also_given = "also" in scoring
     scoring = {**SCORING_DEFAULTS, **scoring}
     if scoring["metric"] not in METRICS:
         raise ConfigError(f"{where}: scoring.metric must be one of {', '.join(METRICS)}")
@@ -126,6 +127,10 @@ def normalize(spec, where="spec"):
     if set(scoring["also"]) - set(METRICS):
         raise ConfigError(f"{where}: scoring.also must name metrics among {', '.join(METRICS)}")
     scoring["num_samples"] = _positive_int(scoring["num_samples"], f"{where}: scoring.num_samples")
+    if (not also_given and scoring["metric"] == "fid"
+            and scoring["num_samples"] < SCORING_DEFAULTS["num_samples"]):
+        # FID's bias grows as the sample count shrinks; KID's estimator is unbiased
+        scoring["also"] = ["kid"]
     if scoring["weights"] not in ("raw", "ema"):
         raise ConfigError(f"{where}: scoring.weights must be \"raw\" (the study's) or \"ema\"")
     if scoring["scorer"] is None and scoring["reference"] is None and scoring["metric"] != "is":

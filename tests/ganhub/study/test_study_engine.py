@@ -99,6 +99,20 @@ def test_grid_study_end_to_end(tmp_path, fake_fashion_dir, eager_functions, caps
     catalog = json.loads((hub / "catalog.json").read_text())
     assert [e["name"] for e in catalog["models"]] == ["g-ns-none-spectral_norm",
                                                        "g-wgan-none-spectral_norm"]
+    # `ganhub serve` serves the folder: the same names and archives as the catalog
+    import threading
+    import urllib.request
+
+    from ganhub.hub.serve import Hub
+    server = Hub(hub, port=0, samples=False)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with urllib.request.urlopen(f"{server.url}/index.json", timeout=30) as response:
+            served = json.loads(response.read())
+    finally:
+        server.close()
+    assert {e["name"]: e["sha256"] for e in served["models"]} == {
+        e["name"]: e["sha256"] for e in catalog["models"]}
     monkeypatch.setenv("GANHUB_CATALOGS", str(hub / "catalog.json"))
     import ganhub
     gen = ganhub.load("g-ns-none-spectral_norm")

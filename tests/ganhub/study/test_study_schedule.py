@@ -32,13 +32,21 @@ VARIANT = {"loss": "ns", "penalty": "none", "d_norm": "spectral_norm"}
 def test_spec_defaults_and_variants_product():
     spec = specs.normalize({"variants": {"loss": ["ns", "wgan"], "penalty": ["none", "wgan_gp"]},
                             "scoring": {"reference": "cifar10-test", "also": ["kid"]}})
-    assert spec["search"] == "grid" and spec["seeds"] == [0] and spec["best_seeds"] == 1
+    assert spec["search"] == "grid" and spec["seeds"] == [0] and spec["best_seeds"] == 5
     labels = [specs.variant_label(v) for v in specs.variants(spec)]
     assert labels == ["ns-none-spectral_norm", "ns-wgan_gp-spectral_norm",
                       "wgan-none-spectral_norm", "wgan-wgan_gp-spectral_norm"]
     # Table 1a: 12 settings without a penalty, 24 with one (λ ∈ {1, 10})
     assert [specs.search_budget(spec, v) for v in specs.variants(spec)] == [12, 24, 12, 24]
     assert spec["scoring"]["also"] == ["kid"] and spec["scoring"]["num_samples"] == 10_000
+
+
+def test_kid_is_measured_beside_fid_when_samples_are_few():
+    few = specs.normalize({"scoring": {"reference": "x", "num_samples": 2000}})
+    assert few["scoring"]["also"] == ["kid"]
+    assert specs.normalize({"scoring": {"reference": "x"}})["scoring"]["also"] == []
+    assert specs.normalize({"scoring": {"reference": "x", "num_samples": 2000,
+                                        "also": []}})["scoring"]["also"] == []   # as asked
 
 
 @pytest.mark.parametrize("bad,words", [
