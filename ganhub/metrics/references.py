@@ -21,7 +21,6 @@ read with the protocol they were made under declared by the user (``declared``: 
 dataset, split, num_samples); the extractor id and resize are then checked like any other.
 This module imports no TensorFlow.
 """
-import hashlib
 import os
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from ganhub import settings
 from ganhub.errors import BadInputError, GanhubError, ProtocolMismatchError
+from ganhub.fileio import sha256_file as _sha256
 
 KIND = "reference"
 RESIZE_MODES = ("legacy", "clean")
@@ -77,9 +77,10 @@ def check_entry(entry, where="catalog"):
 def model_reference(entry):
     """What a model entry (or module metadata) says it is compared with → dict with dataset,
     split, num_samples and optionally name; None when it does not say."""
-    ref = (entry or {}).get("reference")
-    if isinstance(ref, dict) and isinstance(ref.get("dataset"), str):
-        return ref
+    entry = entry or {}
+    for ref in (entry.get("reference"), (entry.get("metadata") or {}).get("reference")):
+        if isinstance(ref, dict) and isinstance(ref.get("dataset"), str):
+            return ref
     return None
 
 
@@ -106,12 +107,6 @@ def cache_path(sha256):
     return settings.cache_dir() / "references" / f"{sha256}.npz"
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _cached(sha256):

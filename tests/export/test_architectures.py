@@ -2,10 +2,33 @@
 sample → evaluate with a tiny extractor. What the module declares (z, image shape, output range,
 G normalization) is what the generator's export_spec() says, and its images are the generator's."""
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ganhub" / "metrics"))
+from _standin import write_tiny_extractor  # noqa: E402  (a shared test helper, not a conftest)
+
+
+@pytest.fixture(scope="module")
+def tiny_extractor_dir(tmp_path_factory):
+    return write_tiny_extractor(tmp_path_factory.mktemp("tiny_extractor") / "model")
+
+
+@pytest.fixture(scope="module")
+def rgb_folder(tmp_path_factory):
+    """40 random 16×16 RGB PNGs (image_folder data set)."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("rgb")
+    rng = np.random.default_rng(1)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    return folder
+
 
 # (architecture, data set, resolution, channels, EMA); each architecture at a resolution it
 # supports, grayscale and RGB both, and one EMA export.

@@ -1,12 +1,23 @@
 """The study scores checkpoints with the real ganhub.metrics evaluator, any number of times in one
 process (calling ganhub.metrics.evaluate used to replace it by its submodule: the second checkpoint
 got "'module' object is not callable")."""
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from ganhub.study import runner
 from ganhub.study.evaluators import metrics_evaluator
 from ganhub.training import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ganhub" / "metrics"))
+from _standin import write_tiny_extractor  # noqa: E402  (a shared test helper, not a conftest)
+
+
+@pytest.fixture(scope="module")
+def tiny_extractor_dir(tmp_path_factory):
+    return write_tiny_extractor(tmp_path_factory.mktemp("tiny_extractor") / "model")
 
 
 @pytest.mark.slow
