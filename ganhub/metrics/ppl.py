@@ -120,8 +120,9 @@ def perceptual_path_length(generator, features, num_samples, seed=0, epsilon=PPL
         "interpolation": method, "sampling": sampling,
         "distance": "squared Euclidean distance between feature vectors / epsilon^2",
         "feature_network": feature_network or getattr(features, "__name__", repr(features)),
-        "outlier_filter": (f"mean over samples between the {percentiles[0]:g}th and "
-                           f"{percentiles[1]:g}th percentiles" if percentiles else "none"),
+        "outlier_filter": (f"mean over the samples from percentile {percentiles[0]:g} (lower) to "
+                           f"percentile {percentiles[1]:g} (higher), both included"
+                           if percentiles else "none"),
         "image_scaling": "generator output in [0, 1] x 255, not quantised",
         "paper": (f"Karras et al. 2019: LPIPS (VGG16), epsilon 1e-4, {PPL_SAMPLES_PAPER:,} samples; "
                   f"not comparable with values measured with another distance"),
