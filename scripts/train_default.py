@@ -58,6 +58,11 @@ def main(argv=None):
         config = get_preset("default_fashion_mnist")
     if args.steps:
         config = config.replace(steps=args.steps)
+    from ganhub.cli.train import checkpoint_step, latest_checkpoint
+    latest = latest_checkpoint(args.model_dir)
+    if latest is not None:
+        print(f"resuming {args.model_dir} from step {checkpoint_step(latest)} ({latest.name}), "
+              f"training to step {config.steps:,}", flush=True)
     try:
         print(train(config, args.model_dir), flush=True)
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the loop saved the last whole step
