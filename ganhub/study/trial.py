@@ -90,7 +90,8 @@ def drop_checkpoints(run_dir, keep_step):
         (ckpt_dir / "checkpoint.tmp").replace(ckpt_dir / "checkpoint")
 
 
-def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_fn=None):
+def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_fn=None,
+        progress=False):
     """Train, score, export, clean up; returns the result dict (also written to result.json)."""
     from ganhub.training.config import Config
     from ganhub.training.loop import TrainingDivergedError
@@ -107,7 +108,7 @@ def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_f
     timings, t0 = {}, time.perf_counter()
     diverged = None
     try:
-        train_fn(config, run_dir, progress=False)
+        train_fn(config, run_dir, progress=progress)
     except TrainingDivergedError as exc:  # scored on the checkpoints it kept
         diverged = str(exc)
     timings["train"] = time.perf_counter() - t0

@@ -128,6 +128,39 @@ class Worker:
         self.poll = poll_seconds or min(5.0, float(self.spec["heartbeat_seconds"]))
         self._scorers = self._base = None
         self.host = socket.gethostname()
+        from ganhub import settings
+        # the training progress bar (steps with a total) when a person watches this worker
+        self.progress = sys.stderr.isatty() and not settings.progress_disabled()
+
+    def _total(self):
+        """(finished, planned) trials over all variants; planned counts the seed re-runs still to
+        be queued."""
+        import optuna
+        done = planned = 0
+        for label, study in self.studies.items():
+            trials = study.get_trials(deepcopy=False)
+            done += len([t for t in trials if t.state == optuna.trial.TrialState.COMPLETE
+                         and not schedule.ignored(t)])
+            planned += specs.search_budget(self.spec, self.variants[label])
+            reruns = [t for t in trials if schedule.phase(t) == "seeds" and not schedule.ignored(t)
+                      and t.state != optuna.trial.TrialState.FAIL]
+            planned += len(reruns) if reruns else self.spec["best_seeds"] - 1
+        return done, planned
+
+    def _warn_if_oversubscribed(self):
+        """Several workers on one machine's CPU cores slow each other down (TensorFlow spreads
+        one trial over every core)."""
+        import optuna
+        here = 0
+        for study in self.studies.values():
+            here += len([t for t in study.get_trials(deepcopy=False, states=(
+                optuna.trial.TrialState.RUNNING,))
+                if str(t.user_attrs.get("worker", "")).split(":")[0] == self.host])
+        cores = os.cpu_count() or 1
+        if here + 1 > max(1, cores // 4):
+            self.log(f"study {self.name}: note: {here + 1} workers on this {cores}-core machine; "
+                     f"on CPU, max(1, cores // 4) = {max(1, cores // 4)} finish trials sooner "
+                     f"(TensorFlow uses every core for one trial), unless each has a GPU")
 
     # --- one trial ----------------------------------------------------------------------------
     def _prepare(self):
@@ -173,7 +206,8 @@ class Worker:
             result = trials.run(config, self.workdir / run_rel, self.workdir / module_rel,
                                 self._scorers, self.spec["scoring"],
                                 name=f"{self.name}-{label}-{Path(run_rel).name}",
-                                study_info=info, train_fn=self.train_fn)
+                                study_info=info, train_fn=self.train_fn,
+                                progress=self.progress)
             trial.set_user_attr("checkpoint_scores",
                                 {str(k): v for k, v in sorted(result["checkpoint_scores"].items())})
             trial.set_user_attr("best_step", result["best_step"])
@@ -243,6 +277,7 @@ class Worker:
         """Returns the number of trials this worker finished."""
         import optuna
         finished = failures = 0
+        self._warn_if_oversubscribed()
         while max_trials is None or finished < max_trials:
             actions = self.actions()
             runnable = [label for label, a in actions.items() if a == schedule.RUN]
@@ -268,9 +303,11 @@ class Worker:
                 if trial is not None and trial.state == optuna.trial.TrialState.COMPLETE:
                     failures = 0
                     finished += 1
+                    done, planned = self._total()
                     self.log(f"study {self.name}: {label} trial {trial.number} "
                              f"{self.spec['scoring']['metric']} {trial.value:.4g} "
-                             f"(step {trial.user_attrs.get('best_step')})")
+                             f"(step {trial.user_attrs.get('best_step')}); "
+                             f"{done}/{planned} trials done")
             elif seeding:
                 for label in seeding:
                     self._enqueue_seeds(label)
