@@ -49,7 +49,7 @@ def register(sub):
                     "max(1, cores // 4) CPU workers, or one per GPU with CUDA_VISIBLE_DEVICES). "
                     "A worker killed mid-trial is noticed after the spec's grace_seconds and its "
                     "trial is resumed by another worker.")
-    w.add_argument("name")
+    w.add_argument("name", help="the study's name (as given to `ganhub study create`)")
     w.add_argument("--storage", help=_STORAGE_HELP)
     w.add_argument("--workdir", help="trial folders and modules (default: the study's)")
     w.add_argument("--max-trials", type=int, metavar="N",
@@ -60,7 +60,7 @@ def register(sub):
                          description="Per variant: trials done, running, waiting, failed and "
                                      "left, best score so far; an ETA at the current number "
                                      "of running workers.")
-    s.add_argument("name")
+    s.add_argument("name", help="the study's name (as given to `ganhub study create`)")
     s.add_argument("--storage", help=_STORAGE_HELP)
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=run_status, check=check_storage, tensorflow=False)
@@ -71,7 +71,7 @@ def register(sub):
                     "best score of k random trials, with a bootstrap band), seed spread of the "
                     "best settings, a table of the best model per variant; report.md, "
                     "trials.csv, best.csv and PNGs in DIR.")
-    r.add_argument("name")
+    r.add_argument("name", help="the study's name (as given to `ganhub study create`)")
     r.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     r.add_argument("--storage", help=_STORAGE_HELP)
     r.set_defaults(func=run_report, check=check_report, tensorflow=False)
@@ -81,7 +81,7 @@ def register(sub):
         description="Pack the best module of each variant into DIR with catalog.json: serve it "
                     "with `ganhub serve DIR`, or set GANHUB_CATALOGS=DIR/catalog.json and load "
                     "the names with ganhub.load.")
-    b.add_argument("name")
+    b.add_argument("name", help="the study's name (as given to `ganhub study create`)")
     b.add_argument("out", metavar="DIR")
     b.add_argument("--storage", help=_STORAGE_HELP)
     b.set_defaults(func=run_publish, check=check_publish, tensorflow=False)
@@ -93,6 +93,9 @@ def _url(args):
 
 
 def check_storage(args):
+    import importlib.util
+    if importlib.util.find_spec("optuna") is None:
+        raise ConfigError("`ganhub study` needs optuna: pip install 'ganhub[study]'")
     args.storage_url = _url(args)
     if args.storage_url.startswith("sqlite:///") and args.study_command != "create":
         path = Path(args.storage_url[len("sqlite:///"):])

@@ -74,7 +74,11 @@ def open_storage(url, spec=None):
                   "grace_period": spec["grace_seconds"], key: retry(max_retry=spec["max_retry"])}
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
-    except Exception as exc:  # driver missing, server down, bad credentials: one line
+    except ModuleNotFoundError as exc:  # the database driver
+        raise StudyError(f"cannot open study storage {_redact(url)}: its driver {exc.name} is not "
+                         f"installed (pip install 'ganhub[study]' installs psycopg for "
+                         f"PostgreSQL)") from None
+    except Exception as exc:  # server down, bad credentials, not a database: one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise StudyError(f"cannot open study storage {_redact(url)}: {first}") from None
 
@@ -84,7 +88,8 @@ def _redact(url):
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+        if ":" in creds:
+            return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
     return url
 
 
