@@ -113,21 +113,31 @@ def enlarge(images, min_size=GIF_MIN_SIZE):
     return images.repeat(factor, axis=-3).repeat(factor, axis=-2) if factor > 1 else images
 
 
-def save_gif(frames, path, frame_ms=GIF_FRAME_MS):
-    """Write uint8 frames [F, H, W, C] as a looping GIF, atomically (temp file, then rename)."""
+def gif_bytes(frames, frame_ms=GIF_FRAME_MS):
+    """uint8 frames [F, H, W, C] → the bytes of a looping GIF."""
+    import io
+
     import numpy as np
     from PIL import Image
 
-    path = Path(path)
     pictures = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in np.asarray(frames)]
+    out = io.BytesIO()
+    pictures[0].save(out, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=int(frame_ms), loop=0, optimize=False)
+    return out.getvalue()
+
+
+def save_gif(frames, path, frame_ms=GIF_FRAME_MS):
+    """Write uint8 frames [F, H, W, C] as a looping GIF, atomically (temp file, then rename)."""
+    path = Path(path)
+    data = gif_bytes(frames, frame_ms)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise GanhubError(f"cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            pictures[0].save(f, format="GIF", save_all=True, append_images=pictures[1:],
-                             duration=int(frame_ms), loop=0, optimize=False)
+            f.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 → what open() would have given
@@ -138,6 +148,21 @@ def save_gif(frames, path, frame_ms=GIF_FRAME_MS):
             raise GanhubError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
     return path
+
+
+def walk_strip_gif(generator, tiles=4, keyframes=3, steps=8, seed=settings.SAMPLE_SEED,
+                   batch_size=settings.SAMPLE_BATCH_SIZE):
+    """GIF bytes of ``tiles`` looping walks side by side (the model card of `ganhub serve`): tile i
+    loops through sample_latents(tiles · keyframes, seed)[i · keyframes : (i + 1) · keyframes]."""
+    from ganhub.images import make_grid
+    from ganhub.latent import keyframe_walk
+
+    method = _method(generator, None)
+    keys = generator.sample_latents(tiles * keyframes, seed).reshape(tiles, keyframes, -1)
+    latents = [keyframe_walk(k, _check_steps(steps), method, loop=True) for k in keys]
+    images = render(generator, latents, batch_size)           # [tiles, frames, H, W, C]
+    frames = [make_grid(images[:, f], ncols=tiles) for f in range(images.shape[1])]
+    return gif_bytes(frames)
 
 
 # --- `ganhub sample --interpolate / --gif` ------------------------------------------------------

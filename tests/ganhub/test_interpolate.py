@@ -221,3 +221,19 @@ def test_cli_bad_walk_options_are_one_line_errors(extra, message, tmp_path, caps
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_walk_strip_gif_frames_are_tiles_of_looping_walks(generator):
+    import io
+    from PIL import Image, ImageSequence
+    from ganhub.walks import walk_strip_gif
+
+    gif = Image.open(io.BytesIO(walk_strip_gif(generator, tiles=3, keyframes=2, steps=4, seed=9)))
+    frames = [np.asarray(f.convert("L")) for f in ImageSequence.Iterator(gif)]
+    assert len(frames) == 8 and gif.info.get("loop") == 0
+    keys = generator.sample(6, seed=9)[..., 0]  # tile i: keys 2i, 2i + 1
+    pad, h, w = 2, IMAGE_SHAPE[0], IMAGE_SHAPE[1]
+    for i in range(3):
+        x = pad + i * (w + pad)
+        np.testing.assert_array_equal(frames[0][pad:pad + h, x:x + w], keys[2 * i])
+        np.testing.assert_array_equal(frames[4][pad:pad + h, x:x + w], keys[2 * i + 1])
