@@ -141,3 +141,28 @@ def test_cli_checks_the_spec_before_importing_tensorflow(tmp_path):
                           str(tmp_path / "none.db")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "no study database at" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_storage_errors_are_one_line_and_hide_the_password(tmp_path, capsys):
+    import socket
+
+    from ganhub.cli import main
+    from ganhub.study import storage
+    db = tmp_path / "s.db"
+    storage.open_storage(storage.storage_url(db))   # an empty optuna database
+    assert main(["study", "status", "nope", "--storage", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no study named 'nope'" in err
+    with socket.socket() as s:   # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["study", "status", "x", "--storage",
+                 f"postgresql://me:s3cret@127.0.0.1:{port}/db"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot open study storage postgresql://me:***@" in err
+    assert "s3cret" not in err
+    (tmp_path / "junk.db").write_text("not a database")
+    assert main(["study", "report", "x", "-o", str(tmp_path / "r"), "--storage",
+                 str(tmp_path / "junk.db")]) == 1
+    assert "file is not a database" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
