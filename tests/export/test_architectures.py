@@ -99,6 +99,12 @@ def test_train_export_load_sample_evaluate(tmp_path, eager_functions, fake_fashi
         again = g(g.sample_latents(6, seed=0))
         np.testing.assert_array_equal(images, np.round(again * 255).astype(np.uint8))
 
+        if architecture == "dcgan":  # the command that used to die with AttributeError 'channels'
+            from ganhub.cli import main
+            assert main(["export", str(model_dir), str(tmp_path / f"cli-{kind}"), "--weights",
+                         kind]) == 0
+            assert ganhub.load(str(tmp_path / f"cli-{kind}")).image_shape == tuple(shape)
+
         scores = evaluate(g, metrics=("is",), num_samples=8, extractor=str(tiny_extractor_dir))
         assert np.isfinite(scores["is"]) and scores["is"] >= 1.0
         assert scores["protocol"]["generator"]["generator_weights"]["kind"] == kind
@@ -145,3 +151,39 @@ def test_metadata_is_read_from_the_spec_only():
     assert meta["normalization"]["generator"] == "none"
     with pytest.raises(ValueError, match="image_shape"):
         GeneratorSpec(7, (4, 4), {"name": "uniform"}, (0.0, 1.0), "sigmoid", "none")
+
+
+# Every resolution each architecture supports in the study's data sets (28: MNIST/Fashion-MNIST
+# native, 32: padded and CIFAR-10, 64, 128: CelebA-HQ/LSUN; ResNet CIFAR 8-32), grey and RGB.
+RESOLUTIONS = [("sndcgan", 28, 1), ("sndcgan", 32, 3), ("sndcgan", 128, 3),
+               ("dcgan", 28, 1), ("dcgan", 32, 3), ("dcgan", 64, 1),
+               ("resnet_cifar", 8, 1), ("resnet_cifar", 16, 3), ("resnet_cifar", 32, 3),
+               ("resnet19", 8, 1), ("resnet19", 64, 3), ("resnet19", 128, 3)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture,resolution,channels", RESOLUTIONS,
+                         ids=[f"{a}-{r}x{r}x{c}" for a, r, c in RESOLUTIONS])
+def test_every_supported_resolution_exports_and_loads(tmp_path, architecture, resolution, channels):
+    """The exporter's path without training: spec → metadata → SavedModel → both loaders."""
+    import tensorflow_hub as hub
+
+    import ganhub
+    from ganhub.export.metadata import build, validate
+    from ganhub.export.savedmodel import write_savedmodel
+    from ganhub.training import Config
+    from ganhub.training.architectures import build as build_models
+
+    config = Config(architecture=architecture, resolution=resolution, width=0.0625, z_dim=6)
+    generator, _ = build_models(config, channels)
+    meta = validate(build(config, {"step": 0}, "m", generator.export_spec()))
+    assert meta["image_shape"] == [resolution, resolution, channels]
+    write_savedmodel(generator, meta, tmp_path / "m")
+    z = np.random.default_rng(0).uniform(-1, 1, (3, 6)).astype(np.float32)
+    expected = generator(tf.constant(z), training=False).numpy()
+    assert expected.shape == (3, resolution, resolution, channels)
+    served = hub.load(str(tmp_path / "m")).signatures["serving_default"](z=tf.constant(z))["images"]
+    np.testing.assert_allclose(served.numpy(), expected, atol=1e-5)
+    g = ganhub.load(str(tmp_path / "m"))
+    assert g.image_shape == (resolution, resolution, channels)
+    np.testing.assert_allclose(g(z), expected, atol=1e-5)
