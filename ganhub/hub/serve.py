@@ -4,7 +4,8 @@ Routes: ``/`` (HTML catalog page, one card per model), ``/index.json`` (a catalo
 are absolute URLs on this server, usable as GANHUB_CATALOGS), ``/<name>.tar.gz`` (with Range;
 ``?tf-hub-format=compressed`` is accepted, so ``tensorflow_hub.load(URL)`` works),
 ``/<name>`` (same archive, for hub-style handles), ``/<name>.tar.gz.sha256`` and
-``/samples/<name>.png`` (a sample grid, rendered on first request unless disabled), and
+``/samples/<name>.png`` (a sample grid, rendered on first request unless disabled),
+``/walks/<name>.gif`` (looping latent walks, ganhub.walks.walk_strip_gif, rendered likewise), and
 ``/<name>.npz`` for each reference-statistics file in DIR (listed in index.json with kind
 "reference"; see ganhub/metrics/references.py).
 
@@ -47,6 +48,7 @@ class ServedModel:
         self.sample_png = Path(sample_png) if sample_png else None
         self._sample_bytes = None
         self._sample_error = None
+        self._walk = None  # (GIF bytes or None, error or None) once rendered
         self._lock = threading.Lock()
 
     def entry(self, base_url):
@@ -79,6 +81,20 @@ class ServedModel:
     def sample_error(self):
         return self._sample_error
 
+    def walk(self, tmp_root, enabled):
+        """(GIF bytes of latent walks, None) or (None, why not); under the sample lock, since both
+        render from the same extracted module."""
+        with self._lock:
+            if self._walk is None:
+                if not enabled:
+                    self._walk = (None, "sample rendering disabled (--no-samples)")
+                else:
+                    try:
+                        self._walk = (_render_walk(self.archive, Path(tmp_root) / self.name), None)
+                    except Exception as exc:  # a broken module must not take the page down
+                        self._walk = (None, f"{type(exc).__name__}: {exc}")
+            return self._walk
+
 
 def _read_archive_metadata(path):
     """The module's assets/ganhub.json, checked (catalog.check_metadata); None when it has none
@@ -99,7 +115,15 @@ def _read_archive_metadata(path):
     return None
 
 
-def _render_samples(archive_path, workdir):
+def _render_walk(archive_path, workdir):
+    """Extract and scan the module as _render_samples does; return GIF bytes of latent walks."""
+    from ganhub.generator import from_path
+    from ganhub.walks import walk_strip_gif
+    _render_samples(archive_path, workdir, extract_only=True)
+    return walk_strip_gif(from_path(workdir / "module"))
+
+
+def _render_samples(archive_path, workdir, extract_only=False):
     """Extract, scan, load and sample the module; return a PNG grid."""
     import numpy as np
     from PIL import Image
@@ -115,6 +139,8 @@ def _render_samples(archive_path, workdir):
         root.rename(workdir / "module")
     module = workdir / "module"
     scan.check(module)  # rendering runs the graph: refuse the same modules resolve() refuses
+    if extract_only:
+        return None
     try:
         from ganhub.generator import from_path
         batch = from_path(module).sample(SAMPLE_COUNT, seed=settings.SAMPLE_SEED)
@@ -362,6 +388,7 @@ def _card(model, base):
     return (f'<div class="card" id="model-{name}" data-name="{name}">'
             f"<h2>{name}</h2>"
             f'<img class="samples" alt="samples from {name}" src="samples/{name}.png">'
+            f'<img class="walk" alt="latent walks of {name}" src="walks/{name}.gif" loading="lazy">'
             f'<table class="scores">{"".join(rows) or "<tr><td>no scores</td></tr>"}</table>'
             f'<table class="metadata">{"".join(meta)}</table>'
             f'<code class="load">{esc(load_line)}</code>'
@@ -432,6 +459,15 @@ def _make_handler(hub):
                     body = f"no sample grid for {model.name}: {hub.public(model.sample_error)}"
                     return self._send(404, body.encode("utf-8"), "text/plain", head)
                 return self._send(200, png, "image/png", head)
+            if path.startswith("walks/") and path.endswith(".gif"):
+                model = hub.models.get(path[len("walks/"):-len(".gif")])
+                if model is None:
+                    return self._send(404, b"no such model", "text/plain", head)
+                gif, error = model.walk(hub.workdir, hub.render_samples)
+                if gif is None:
+                    body = f"no latent walk for {model.name}: {hub.public(error)}"
+                    return self._send(404, body.encode("utf-8"), "text/plain", head)
+                return self._send(200, gif, "image/gif", head)
             if path.endswith(".tar.gz.sha256"):
                 model = hub.models.get(path[: -len(".tar.gz.sha256")])
                 if model is not None:
