@@ -217,3 +217,60 @@ def test_cli_unwritable_out_dir_leaves_nothing(exported, tmp_path, capsys):
     assert code == 1
     assert "error" in capsys.readouterr().err
     assert not locked.is_dir() or not list(locked.iterdir())
+
+
+@pytest.mark.slow
+def test_served_export_and_reference_re_evaluate_in_one_command(exported, fake_fashion_dir, tmp_path,
+                                                                monkeypatch, capsys):
+    """Issue 14's path for ganhub's own modules: an export and a `ganhub stats` reference served
+    side by side; the export names its reference (fashion_mnist_32, as trained), `ganhub evaluate
+    NAME` uses it without --reference, and `--table` scores the served catalog."""
+    import csv
+    import shutil
+    import sys
+    import threading
+    from pathlib import Path
+
+    from ganhub import catalog
+    from ganhub.hub.serve import Hub
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "ganhub" / "metrics"))
+    from _standin import write_tiny_extractor
+    extractor = str(write_tiny_extractor(tmp_path / "extractor"))
+    monkeypatch.setenv("GANHUB_FASHION_MNIST_DIR", str(fake_fashion_dir))
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    shutil.copy(exported["archive"], folder / "tiny-gan.tar.gz")
+    assert main(["stats", "fashion_mnist_32", "-n", "40", "--extractor", extractor,
+                 "-o", str(folder / "fm32-test-40.npz")]) == 0
+    hub = Hub(folder, host="127.0.0.1", port=0, samples=False)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("GANHUB_CATALOGS", f"{hub.url}/index.json")
+        catalog._CACHE.clear()
+        capsys.readouterr()
+        assert main(["list", "--kind", "reference"]) == 0
+        assert "fm32-test-40" in capsys.readouterr().out
+
+        entry = catalog.get_entry("tiny-gan")
+        assert entry["reference"] == {"dataset": "fashion_mnist_32", "split": "test",
+                                      "num_samples": 10000}
+        assert main(["evaluate", "tiny-gan", "-n", "40", "--extractor", extractor, "--json"]) == 0
+        default = json.loads(capsys.readouterr().out)
+        assert default["protocol"]["reference"]["dataset"] == "fashion_mnist_32"
+        assert main(["evaluate", "tiny-gan", "-n", "40", "--extractor", extractor, "--json",
+                     "--reference", "fm32-test-40"]) == 0
+        served = json.loads(capsys.readouterr().out)
+        assert served["fid"] == pytest.approx(default["fid"], rel=1e-9)  # the same 40 images
+
+        table = tmp_path / "table.csv"
+        assert main(["evaluate", "--table", str(table), "--dataset", "fashion_mnist", "-n", "40",
+                     "--reference", "fm32-test-40", "--extractor", extractor]) == 0
+        with open(table, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["module"] == "tiny-gan"]
+        assert len(rows) == 1 and rows[0]["status"] == "ok"
+        assert float(rows[0]["measured_fid"]) == pytest.approx(served["fid"], abs=1e-4)
+    finally:
+        hub.close()
+        catalog._CACHE.clear()
