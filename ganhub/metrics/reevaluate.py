@@ -102,7 +102,8 @@ def _differences(reported_protocols, measured):
 
 
 def evaluate_entry(entry, *, reference=None, metrics=("fid",), num_samples=None, seed=None,
-                   extractor=None, resize=None, offline=None, trust=False, batch_size=None):
+                   extractor=None, resize=None, offline=None, trust=False, batch_size=None,
+                   declared=None, data_dir=None):
     """One table row for a catalog model entry (raises GanhubError on failure)."""
     import ganhub
     from ganhub.metrics import references
@@ -115,7 +116,8 @@ def evaluate_entry(entry, *, reference=None, metrics=("fid",), num_samples=None,
     n = num_samples or declared or settings.EVAL_NUM_SAMPLES
     ref = None
     if needs_reference:
-        ref = resolve_reference(reference, n, extractor, resize, offline=offline)
+        ref = resolve_reference(reference, n, extractor, resize, offline=offline,
+                                declared=declared, data_dir=data_dir)
     generator = ganhub.load(entry["name"], offline=offline, trust=trust)
     result = evaluate(generator, reference=ref, metrics=metrics, num_samples=n, seed=seed,
                       extractor=extractor, resize=resize, batch_size=batch_size, progress=False)
@@ -213,6 +215,7 @@ def run_cli(args):
     rows = reevaluate(entries, args.table, metrics=metrics, num_samples=n, seed=args.seed,
                       extractor=extractor, resize=args.resize, offline=args.offline,
                       trust=args.trust, reference=args.reference, batch_size=args.batch_size,
+                      declared=args.reference_protocol, data_dir=args.data_dir,
                       log=lambda line: print(line, file=sys.stderr))
     failed = [r for r in rows if r["status"] != "ok"]
     print(f"{args.table}: {len(rows) - len(failed)} module(s) scored, {len(failed)} failed "
