@@ -56,15 +56,31 @@ def has_gpu():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def ppl_scores(generator, extractor, resize, num_samples=None, seed=0, batch_size=None, progress=None):
-    """({"ppl", "ppl_std"}, protocol entry) with the extractor's features as the feature network.
-
-    num_samples=None: PPL_SAMPLES_CPU without a GPU, PPL_SAMPLES_GPU with one; the protocol says
-    which, and that the paper used 100,000."""
+def ppl_sample_count(num_samples=None):
+    """(count, note or None): num_samples as given, else PPL_SAMPLES_CPU without a GPU and
+    PPL_SAMPLES_GPU with one, with a note saying so (the paper used 100,000)."""
+    if num_samples is not None:
+        return int(num_samples), None
     on_gpu = has_gpu()
-    chosen = num_samples is None
-    if chosen:
-        num_samples = default_num_samples(on_gpu)
+    count = default_num_samples(on_gpu)
+    return count, (f"{count:,} samples, the default {'with a GPU' if on_gpu else 'on a CPU'} "
+                   f"(Karras et al.: {PPL_SAMPLES_PAPER:,}); ask for more with ppl_samples "
+                   f"(CLI: --ppl-samples)")
+
+
+def describe_ppl(protocol):
+    """One line for `ganhub evaluate`'s output: how the PPL was measured."""
+    network = protocol.get("feature_network") or {}
+    name = network.get("extractor_id", network) if isinstance(network, dict) else network
+    count = protocol.get("sample_count_note") or f"{protocol.get('num_samples', 0):,} samples"
+    return (f"ppl: {count}; {protocol.get('interpolation')} in z, epsilon {protocol.get('epsilon'):g}, "
+            f"squared distance of {name} features (Karras et al. used LPIPS: not comparable)")
+
+
+def ppl_scores(generator, extractor, resize, num_samples=None, seed=0, batch_size=None, progress=None):
+    """({"ppl", "ppl_std"}, protocol entry) with the extractor's features as the feature network;
+    num_samples=None: see ppl_sample_count."""
+    num_samples, note = ppl_sample_count(num_samples)
     batch = batch_size or settings.EXTRACTOR_BATCH_SIZE
 
     def features(images):
@@ -74,8 +90,6 @@ def ppl_scores(generator, extractor, resize, num_samples=None, seed=0, batch_siz
         generator, features, num_samples, seed=seed, epsilon=PPL_EPSILON, batch_size=2 * batch,
         feature_network={**extractor.protocol(resize), "output": "pool_3"}, progress=progress)
     protocol = result.pop("protocol")
-    if chosen:
-        protocol["sample_count_note"] = (
-            f"{num_samples:,} samples, the default {'with a GPU' if on_gpu else 'on a CPU'} "
-            f"(Karras et al.: {PPL_SAMPLES_PAPER:,}); ask for more with ppl_samples")
+    if note:
+        protocol["sample_count_note"] = note
     return result, protocol
