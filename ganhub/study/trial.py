@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from ganhub.fileio import write_json_atomic
+from ganhub.fileio import write_json_atomic, write_text_atomic
 from ganhub.study import runner
 
 RESULT_FILE = "result.json"
@@ -75,19 +75,17 @@ def _weights_record(config, weights):
 
 
 def drop_checkpoints(run_dir, keep_step):
-    """Delete every checkpoint but ``keep_step``'s and point the checkpoint state file at it."""
+    """Delete every checkpoint but ``keep_step``'s: the state file is pointed at it first, so an
+    interrupted clean-up never leaves it naming deleted files. Idempotent."""
     ckpt_dir = Path(run_dir) / "checkpoints"
-    kept = None
-    for step, prefix in runner.checkpoints(run_dir):
-        if step == keep_step:
-            kept = Path(prefix).name
-            continue
-        for f in ckpt_dir.glob(Path(prefix).name + ".*"):
+    kept = f"ckpt-{keep_step}"
+    if not Path(f"{ckpt_dir / kept}.index").is_file():
+        return
+    text = f'model_checkpoint_path: "{kept}"\nall_model_checkpoint_paths: "{kept}"\n'
+    write_text_atomic(ckpt_dir / "checkpoint", text)
+    for f in ckpt_dir.glob("ckpt-*"):
+        if f.is_file() and f.name.split(".", 1)[0] != kept:
             f.unlink()
-    if kept:
-        text = f'model_checkpoint_path: "{kept}"\nall_model_checkpoint_paths: "{kept}"\n'
-        (ckpt_dir / "checkpoint.tmp").write_text(text)
-        (ckpt_dir / "checkpoint.tmp").replace(ckpt_dir / "checkpoint")
 
 
 def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_fn=None,
@@ -97,11 +95,12 @@ def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_f
     from ganhub.training.loop import TrainingDivergedError
     run_dir, module_dir = Path(run_dir), Path(module_dir)
     done = run_dir / RESULT_FILE
-    if done.is_file():
+    if done.is_file():  # finished before its worker died: only the clean-up may be left
         result = json.loads(done.read_text())
-        if result.get("module") is None or Path(result["module"]).is_dir():
-            result["checkpoint_scores"] = {int(k): v for k, v in result["checkpoint_scores"].items()}
-            return result
+        result["checkpoint_scores"] = {int(k): v for k, v in result["checkpoint_scores"].items()}
+        if result["module"] is not None:
+            drop_checkpoints(run_dir, result["best_step"])
+        return result
     if train_fn is None:
         from ganhub.training.loop import train as train_fn
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +128,7 @@ def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_f
         from ganhub.export import export_module
         trained = Config.load(run_dir / "config.json")
         protocol = {k: scoring[k] for k in ("num_samples", "reference", "extractor", "resize",
-                                             "seed") if scoring.get(k) is not None}
+                                             "seed", "scorer") if scoring.get(k) is not None}
         protocol.update(
             selection=(f"{metric} of the best of {len(scores)} checkpoints (the study's min over "
                        f"checkpoints: optimistic for this checkpoint)"),
@@ -143,10 +142,13 @@ def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_f
                       checkpoint=paths[best_step], weights=scoring["weights"], scores=evaluation)
         result["module"] = str(module_dir.resolve())
         timings["export"] = time.perf_counter() - t0
-        drop_checkpoints(run_dir, best_step)
     else:
         timings["score"] = time.perf_counter() - t0
     result["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    # the result first, then the clean-up: a retry after a kill in between only finishes the
+    # clean-up (retraining from the kept checkpoint would reuse scores of other weights)
     write_json_atomic(done, {**result, "checkpoint_scores": {str(k): v for k, v in scores.items()}})
+    if result["module"] is not None:
+        drop_checkpoints(run_dir, best_step)
     return result
 

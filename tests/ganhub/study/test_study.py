@@ -116,3 +116,41 @@ def test_python_m_ganhub_study_says_where_the_old_commands_moved(capsys):
     assert "ganhub study report NAME -o DIR" in capsys.readouterr().err
     assert main(["bayes", "--n", "3"]) == 2
     assert '"search": "gp"' in capsys.readouterr().err
+
+
+def test_drop_checkpoints_keeps_the_best_loadable_and_is_idempotent(tmp_path, trained_dir):
+    import shutil
+
+    from ganhub.study.trial import drop_checkpoints
+    from ganhub.training import load_generator
+    run = tmp_path / "run"
+    shutil.copytree(trained_dir, run)
+    steps = [s for s, _ in runner.checkpoints(run)]
+    assert len(steps) >= 2 and 2 in steps
+    for _ in range(2):
+        drop_checkpoints(run, 2)
+        assert [s for s, _ in runner.checkpoints(run)] == [2]
+        assert {p.name.split(".")[0] for p in (run / "checkpoints").glob("ckpt-*")} == {"ckpt-2"}
+    _, _, state = load_generator(run, weights="raw")
+    assert state["step"] == 2
+
+
+def test_a_retried_trial_with_a_result_only_finishes_the_clean_up(tmp_path, trained_dir):
+    """Killed after result.json and before the clean-up: the retry neither trains nor scores."""
+    import shutil
+
+    from ganhub.fileio import write_json_atomic
+    from ganhub.study import trial
+    run = tmp_path / "run"
+    shutil.copytree(trained_dir, run)
+    write_json_atomic(run / trial.RESULT_FILE, {
+        "value": 30.0, "best_step": 2, "checkpoint_scores": {"0": 50.0, "2": 30.0},
+        "diverged": None, "module": str(tmp_path / "m"), "also": {}, "timings": {}})
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    result = trial.run(None, run, tmp_path / "m", scorers=None, scoring={}, name="x",
+                       study_info={}, train_fn=no_training)
+    assert result["checkpoint_scores"] == {0: 50.0, 2: 30.0} and result["value"] == 30.0
+    assert [s for s, _ in runner.checkpoints(run)] == [2]
