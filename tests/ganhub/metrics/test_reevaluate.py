@@ -232,3 +232,46 @@ def test_ttur_statistics_with_a_declared_protocol(served, catalogs, tiny_extract
                   declared.replace("resize=legacy", "resize=clean")):
         assert main(base + ["--reference-protocol", wrong]) == 1
         assert "declared as made with" in capsys.readouterr().err
+
+
+def test_a_bad_reference_download_is_refused_and_not_cached(served, static_server, tmp_path):
+    from ganhub.metrics import references
+    from ganhub.metrics.stats import ReferenceFileError
+    good = (served["base"] / "hub" / "cifar10-test-70.npz").read_bytes()
+    folder = tmp_path / "www"
+    folder.mkdir()
+    (folder / "cut.npz").write_bytes(good[: len(good) // 2])
+    base = static_server(folder)
+    with pytest.raises(ReferenceFileError):
+        resolve_reference(f"{base}/cut.npz", extractor=served["extractor"])
+    cached = list((references.cache_path("0" * 64).parent).glob("*.npz"))
+    assert all(references._sha256(p) == p.stem for p in cached)   # only verified files
+    # pinned to other bytes: refused by the download's own check
+    (folder / "ok.npz").write_bytes(good)
+    with pytest.raises(Exception, match="sha256"):
+        resolve_reference(f"{base}/ok.npz#sha256={'1' * 64}", extractor=served["extractor"])
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"sha256": None, "size": None, "integrity": "unverified"}, "must be pinned"),
+    ({"resize": "bicubic"}, "'resize' must be one of"),
+    ({"extractor": "fid_inception_offline"}, "'extractor' must be"),
+    ({"num_samples": 0}, "'num_samples' must be a positive integer"),
+    ({"kind": "dataset"}, "kind must be one of"),
+])
+def test_malformed_reference_entries_are_skipped_with_a_warning(change, message, tmp_path,
+                                                                monkeypatch, capsys):
+    entry = {"name": "refs/x", "kind": "reference", "handle": "https://example.invalid/x.npz",
+             "sha256": "a" * 64, "size": 10, "integrity": "pinned", "dataset": "cifar10",
+             "split": "test", "num_samples": 10000, "resize": "legacy",
+             "extractor": {"id": "fid_inception_offline", "sha256": "b" * 64}}
+    entry.update(change)
+    path = tmp_path / "refs.json"
+    path.write_text(json.dumps({"catalog_version": 1, "name": "refs", "models": [entry]}))
+    monkeypatch.setenv("GANHUB_CATALOGS", str(path))
+    catalog._CACHE.clear()
+    try:
+        assert catalog.find_entry("refs/x") is None
+        assert message in capsys.readouterr().err
+    finally:
+        catalog._CACHE.clear()
