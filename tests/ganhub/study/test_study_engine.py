@@ -5,6 +5,8 @@ catalog that ganhub.load reads)."""
 import csv
 import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +16,15 @@ from _study_standin import standin_value
 from ganhub.cli import main as cli
 from ganhub.study import space
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ganhub" / "metrics"))
+from _standin import write_tiny_extractor  # noqa: E402  (a shared test helper, not a conftest)
+
 PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_extractor_dir(tmp_path_factory):
+    return write_tiny_extractor(tmp_path_factory.mktemp("tiny_extractor") / "model")
 
 
 def _trials(storage, name):
