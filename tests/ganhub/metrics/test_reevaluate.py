@@ -244,6 +244,8 @@ def test_a_bad_reference_download_is_refused_and_not_cached(served, static_serve
     base = static_server(folder)
     with pytest.raises(ReferenceFileError):
         resolve_reference(f"{base}/cut.npz", extractor=served["extractor"])
+    import hashlib
+    assert not references.cache_path(hashlib.sha256(good[: len(good) // 2]).hexdigest()).exists()
     cached = list((references.cache_path("0" * 64).parent).glob("*.npz"))
     assert all(references._sha256(p) == p.stem for p in cached)   # only verified files
     # pinned to other bytes: refused by the download's own check
