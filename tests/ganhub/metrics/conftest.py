@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from _standin import StandInGenerator, write_tiny_extractor
