@@ -15,7 +15,10 @@ import tensorflow as tf
 
 from ganhub.training import Config, build_models, losses, penalties
 from ganhub.training.config import CHOICES, D_NORMS
+from ganhub.training.layers import spectral_norm_step
 from ganhub.training.steps import GANSteps
+
+pytestmark = pytest.mark.slow  # ~300 combinations: about 3 minutes on 2 cores
 
 RESOLUTION = {"sndcgan": 8, "dcgan": 16, "resnet19": 8, "resnet_cifar": 8}
 LOSSES, PENALTIES = CHOICES["loss"], CHOICES["penalty"]
@@ -48,29 +51,22 @@ class Harness:
         seed = tf.stack([tf.constant(7, tf.int64), step])
         d_vars = self.d.trainable_variables
         disc = functools.partial(self.d, training=True)
-        with tf.GradientTape() as tape:
+        with spectral_norm_step(), tf.GradientTape() as tape:
             fake = self.g(z, training=True)
             real_logits, fake_logits = disc(real), disc(fake)
             d_loss = tf.add_n([loss_w[i] * losses.get_loss(n).d_loss(real_logits, fake_logits)
                                for i, n in enumerate(LOSSES)])
-            # wgan_gp and dragan share one gradient-slope evaluation on the one-hot mix of their
-            # points (halves the second-order graph); exact when one weight is 1, the other 0.
-            gp, dragan = PENALTIES.index("wgan_gp"), PENALTIES.index("dragan")
-            points = (penalty_w[gp] * penalties.wgan_gp_points(
-                          real, fake, penalties.draw_noise("wgan_gp", tf.shape(real), seed))
-                      + penalty_w[dragan] * penalties.dragan_points(
-                          real, penalties.draw_noise("dragan", tf.shape(real), seed)))
-            penalty = ((penalty_w[gp] + penalty_w[dragan])
-                       * penalties.gradient_slope_penalty(disc, points)
-                       + penalty_w[PENALTIES.index("l2")]
-                       * penalties.compute("l2", disc, self.d, real, fake, None))
+            # every registered penalty through the production dispatch, weighted one-hot
+            penalty = tf.add_n([penalty_w[i] * penalties.compute(
+                n, disc, self.d, real, fake, penalties.draw_noise(n, tf.shape(real), seed))
+                for i, n in enumerate(PENALTIES)])
             total = d_loss + self.config.penalty_lambda * penalty
         self.steps.d_optimizer.apply(tape.gradient(total, d_vars), d_vars)
         return d_loss, penalty
 
     def _g_step(self, z, loss_w):
         g_vars = self.g.trainable_variables
-        with tf.GradientTape() as tape:
+        with spectral_norm_step(), tf.GradientTape() as tape:
             fake_logits = self.d(self.g(z, training=True), training=True)
             g_loss = tf.add_n([loss_w[i] * losses.get_loss(n).g_loss(fake_logits)
                                for i, n in enumerate(LOSSES)])
@@ -132,21 +128,35 @@ def test_combination_trains_two_steps_without_nan(arch, norm, loss, penalty):
     assert changed and all(changed), "some kernel was not updated"
 
 
-def test_harness_matches_the_production_step():
-    """First-step losses of the one-hot harness equal GANSteps' for the same weights and batch."""
-    arch, norm, loss, penalty = "resnet_cifar", "layer_norm", "ls", "wgan_gp"
+PRODUCTION_CHECKS = [("resnet_cifar", "layer_norm", "ls", p) for p in PENALTIES] + [
+    ("sndcgan", "spectral_norm", lo, "dragan") for lo in LOSSES]
+
+
+@pytest.mark.parametrize("arch,norm,loss,penalty", PRODUCTION_CHECKS,
+                         ids=["-".join(c) for c in PRODUCTION_CHECKS])
+def test_harness_matches_the_production_step(arch, norm, loss, penalty):
+    """First D and G step of the one-hot harness equal GANSteps' (losses, penalty and the updated
+    weights) for the same weights and batch: the harness is the production step, mixed."""
     h = harness(arch, norm)
     h.reset()
     config = _config(arch, norm, loss, penalty)
     steps = GANSteps(config, h.g, h.d)
     rng = np.random.default_rng(0)
-    real = tf.constant(rng.uniform(size=(BATCH, 8, 8, CHANNELS)), tf.float32)
+    s = RESOLUTION[arch]
+    real = tf.constant(rng.uniform(size=(BATCH, s, s, CHANNELS)), tf.float32)
     z = tf.constant(rng.uniform(-1, 1, size=(BATCH, Z_DIM)), tf.float32)
     seed = tf.constant([7, 1], tf.int64)
     noise = penalties.draw_noise(penalty, tf.shape(real), seed)
-    _, d_ref, pen_ref = steps.d_replica(real, z, noise)
+    grads, d_ref, pen_ref = steps.d_replica(real, z, noise)
+    h.steps.d_optimizer.apply(grads, h.d.trainable_variables)
+    _, g_ref = steps.g_replica(z)
+    expected = [v.numpy() for v in h.d.trainable_variables]
     h.reset()
     d_loss, pen = h.d_step(real, z, _one_hot(LOSSES, loss), _one_hot(PENALTIES, penalty),
                            tf.constant(1, tf.int64))
-    np.testing.assert_allclose([float(d_loss), float(pen)], [float(d_ref), float(pen_ref)],
-                               rtol=1e-5)
+    got = [v.numpy() for v in h.d.trainable_variables]
+    g_loss = h.g_step(z, _one_hot(LOSSES, loss))
+    np.testing.assert_allclose([float(d_loss), float(pen), float(g_loss)],
+                               [float(d_ref), float(pen_ref), float(g_ref)], rtol=1e-5, atol=1e-7)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
