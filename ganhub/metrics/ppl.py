@@ -90,7 +90,8 @@ def perceptual_path_length(generator, features, num_samples, seed=0, epsilon=PPL
         raise MetricInputError(f"unknown PPL sampling {sampling!r}; choose from {', '.join(SAMPLINGS)}")
     if not epsilon > 0:
         raise MetricInputError(f"epsilon must be positive, got {epsilon!r}")
-    method = method or method_for(generator.z_distribution)
+    # A generator that names no z distribution draws uniform z, as ganhub.Generator assumes.
+    method = method or method_for(getattr(generator, "z_distribution", None))
     n = int(num_samples)
     latents = np.asarray(generator.sample_latents(2 * n, seed), np.float64)
     z0, z1 = latents[:n], latents[n:]
