@@ -117,6 +117,9 @@ def main(argv=None):
     except GanhubError as exc:
         print(f"ganhub {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `ganhub list | head`: the reader left; nothing more to say
+        sys.stderr.close()
+        return 0
     except OSError as exc:  # the file system said no: a full disk, read-only, a name too long
         print(f"ganhub {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1

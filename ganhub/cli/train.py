@@ -135,7 +135,10 @@ def _check_set_types(assignments):
 
 
 def check_train(args):
+    """Everything but the training itself runs before TensorFlow is imported: listing presets,
+    printing the config, and building and validating the config (registries load without TF)."""
     if args.list_presets:
+        args.tensorflow = False
         return
     if args.config is None and args.preset is None:
         raise ConfigError("give a CONFIG.json, a --preset NAME, or both "
@@ -144,6 +147,19 @@ def check_train(args):
         raise ConfigError("give --model-dir DIR: where checkpoints, config.json and logs go")
     if args.config is not None and not Path(args.config).is_file():
         raise ConfigError(f"config file {args.config} does not exist")
+    args.built_config = _checked_config(args)
+    if args.print_config:
+        args.tensorflow = False
+
+
+def _checked_config(args):
+    from ganhub.errors import GanhubError
+    try:
+        return build_config(args)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, GanhubError):
+            raise
+        raise ConfigError(f"invalid config value: {exc}") from None
 
 
 def list_presets():
@@ -177,16 +193,10 @@ def build_config(args):
 
 
 def run_train(args):
-    from ganhub.errors import GanhubError
     if args.list_presets:
         _print_presets()
         return 0
-    try:
-        config = build_config(args)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, GanhubError):
-            raise
-        raise ConfigError(f"invalid config value: {exc}") from None
+    config = getattr(args, "built_config", None) or _checked_config(args)
     if args.print_config:
         print(json.dumps(config.to_dict(), indent=2, sort_keys=True))
         return 0

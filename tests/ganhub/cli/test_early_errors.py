@@ -31,6 +31,11 @@ CASES = [
      ["offline", "GANHUB_FID_INCEPTION_WEIGHTS"]),
     (["sample", "http://127.0.0.1:9/m.tar.gz", "--offline"], ["offline", "ganhub download"]),
     (["export", "{tmp}", "{tmp}/out"], ["not a training dir", "ganhub train"]),
+    (["train", "--preset", "default_fashion_mnist", "--set", "width=big", "--model-dir", "{tmp}/r"],
+     ["width must be a number"]),
+    (["train", "--preset", "default_fashion_mnist", "--set", "loss=nope", "--model-dir", "{tmp}/r"],
+     ["loss='nope'", "ns, mm, ls, wgan, hinge"]),
+    (["train", "--preset", "nope", "--model-dir", "{tmp}/r"], ["unknown preset 'nope'"]),
 ]
 
 # Runs every case in one interpreter: the error must come, and `tensorflow` must still be

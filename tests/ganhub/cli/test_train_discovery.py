@@ -81,3 +81,16 @@ def test_mnist_preset_trains_and_a_rerun_says_it_resumes(tmp_path, fake_fashion_
     out = capsys.readouterr().out
     assert f"resuming {tmp_path / 'run'} from step 1 (ckpt-1), training to step 2" in out
     assert "step=2" in out
+
+
+def test_listing_and_printing_presets_do_not_import_tensorflow():
+    import subprocess
+    import sys
+    code = ("import contextlib, io, sys; from ganhub.cli import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    assert main(['train', '--list-presets']) == 0\n"
+            "    assert main(['train', '--preset', 'default_fashion_mnist', '--print-config']) == 0\n"
+            "assert 'default_fashion_mnist' in out.getvalue() and '\"architecture\"' in out.getvalue()\n"
+            "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
