@@ -229,6 +229,9 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError,
                     urllib3.exceptions.HTTPError) as exc:
+                if _name_not_resolved(exc):  # no network or no such host: retrying won't help
+                    raise DownloadError(f"cannot download {url}: the host name could not be "
+                                        f"resolved (no network, or no such host)") from None
                 budget.failed(_short(exc))
                 continue
             except requests.RequestException as exc:
@@ -355,6 +358,23 @@ def _progress(existing, total, initial, label):
                 desc=f"ganhub {name}"[:40], file=sys.stderr, leave=False)
 
 
+def _name_not_resolved(exc):
+    """True when a requests/urllib3 error comes from a failed DNS lookup (socket.gaierror)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, socket.gaierror) or type(exc).__name__ == "NameResolutionError":
+            return True
+        nested = [getattr(exc, "reason", None), *(a for a in getattr(exc, "args", ())
+                                                  if isinstance(a, BaseException))]
+        nested = [n for n in nested if isinstance(n, BaseException)]
+        exc = nested[0] if nested else (exc.__cause__ or exc.__context__)
+    return False
+
+
 def _short(exc):
-    text = str(exc)
-    return text if len(text) < 300 else text[:300] + "..."
+    """The error's text, whole words only, at most about 300 characters."""
+    text = " ".join(str(exc).split())
+    if len(text) <= 300:
+        return text
+    return text[:300].rsplit(" ", 1)[0] + " ..."

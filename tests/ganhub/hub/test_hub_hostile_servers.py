@@ -201,3 +201,26 @@ def test_a_server_that_accepts_and_never_answers_is_cut_off(cache, monkeypatch):
             conn.close()
         listener.close()
     _nothing_cached(cache)
+
+
+def test_an_unresolvable_host_fails_at_once_without_retries(cache, monkeypatch):
+    """No network (or no such host): the DNS failure is final, not retried with backoff."""
+    import socket
+    import time
+
+    from ganhub.errors import DownloadError
+    from ganhub.hub.resolver import resolve
+
+    calls = []
+
+    def no_dns(*args, **kwargs):
+        calls.append(args[0])
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setenv("GANHUB_HTTP_RETRIES", "5")
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="host name could not be resolved"):
+        resolve("http://models.invalid/m.tar.gz")
+    assert time.monotonic() - start < 5
+    assert len(calls) == 1
