@@ -249,7 +249,11 @@ class LayerNorm(tf.Module):
 
 
 def lrelu(x, leak=0.2):
-    return tf.maximum(x, leak * x)
+    """compare_gan's ``tf.maximum(x, leak * x)``, as the fused LeakyRelu op: the same values (for
+    0 < leak < 1) and gradients except at exactly x = 0, where max's gradient is 1 and LeakyRelu's is
+    ``leak``. max's backward pass (GreaterEqual, two SelectV2, Mul, AddN per layer) took ~25% of
+    SNDCGAN's step time at width 1/8; LeakyRelu is one op (fused into the conv by oneDNN)."""
+    return tf.nn.leaky_relu(x, leak)
 
 
 def unpool(x):
