@@ -1,7 +1,7 @@
 """Export a trained generator as a TF Hub SavedModel module with metadata and an archive."""
 from pathlib import Path
 
-from ganhub.export.metadata import validate
+from ganhub.module_format import validate
 
 # Files an archived export writes next to OUT.
 SIBLING_SUFFIXES = (".tar.gz", ".tar.gz.sha256", ".md")

@@ -1,15 +1,9 @@
-"""The module metadata schema (``assets/ganhub.json``) and its validation."""
+"""The module metadata (``assets/ganhub.json``) an export writes; its schema and validation are the
+module-format contract in ganhub.module_format, shared with every reader."""
 import datetime
 
 from ganhub import __version__, settings
-from ganhub.errors import InvalidModuleError
-
-REQUIRED = {
-    "schema_version": int, "name": str, "architecture": str, "loss": str, "penalty": dict,
-    "normalization": dict, "z_dim": int, "z_distribution": dict, "image_shape": list,
-    "signature": dict, "dataset": dict, "training": dict, "scores": dict, "created": str,
-}
-
+from ganhub.module_format import validate  # noqa: F401  (export.validate, the writer's check)
 
 def lr_schedule(config):
     """The learning-rate schedule in words (training/optim.py has the formula)."""
@@ -78,24 +72,3 @@ def build(config, state, name, spec):
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "ganhub_version": __version__,
     }
-
-
-def validate(metadata, where="metadata"):
-    """Raise InvalidModuleError naming every missing or mistyped key."""
-    if not isinstance(metadata, dict):
-        raise InvalidModuleError(f"{where}: expected a JSON object")
-    problems = []
-    for key, kind in REQUIRED.items():
-        if key not in metadata:
-            problems.append(f"missing {key!r}")
-        elif not isinstance(metadata[key], kind) or (kind is int and isinstance(metadata[key], bool)):
-            problems.append(f"{key!r} should be {kind.__name__}, got {type(metadata[key]).__name__}")
-    if not problems:
-        if len(metadata["image_shape"]) != 3:
-            problems.append(f"'image_shape' should be [H, W, C], got {metadata['image_shape']}")
-        if metadata["schema_version"] > settings.METADATA_SCHEMA_VERSION:
-            problems.append(f"schema_version {metadata['schema_version']} is newer than this ganhub "
-                            f"understands ({settings.METADATA_SCHEMA_VERSION}); upgrade ganhub")
-    if problems:
-        raise InvalidModuleError(f"{where}: " + "; ".join(problems))
-    return metadata

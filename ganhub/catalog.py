@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 from ganhub import settings
-from ganhub.errors import GanhubError, UnknownModelError
+from ganhub.errors import CatalogError, GanhubError, UnknownModelError  # noqa: F401 (catalog.CatalogError)
 
 CATALOG_VERSION = 1
 INTEGRITY = ("pinned", "unverified", "packaged")
@@ -40,8 +40,6 @@ _ALIASES = {
 }
 
 
-class CatalogError(GanhubError, ValueError):
-    """A catalog file is malformed."""
 
 
 def is_url(text):
@@ -174,18 +172,13 @@ def check_fields(entry, where="catalog"):
     return entry
 
 
-_METADATA_TYPES = {"name": str, "architecture": str, "loss": str, "created": str, "z_dim": int,
-                   "penalty": (str, dict), "normalization": (str, dict), "dataset": (str, dict),
-                   "z_distribution": dict, "training": dict, "signature": dict}
-
-
 def check_metadata(meta, where="metadata"):
-    """Raise CatalogError unless a module's ganhub.json has the exporter's types."""
-    if not isinstance(meta, dict):
-        raise CatalogError(f"{where} must be a JSON object, not {type(meta).__name__}")
-    _check_types(meta, where, _METADATA_TYPES)
-    _check_scores(meta.get("scores"), where)
-    _check_shape(meta.get("image_shape"), where)
+    """Raise CatalogError unless a module's ganhub.json passes the module-format contract (as a
+    reader checks it: ganhub.module_format)."""
+    from ganhub import module_format
+    found = module_format.problems(meta, complete=False)
+    if found:
+        raise CatalogError(f"{where}: " + "; ".join(found))
     return meta
 
 

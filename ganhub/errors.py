@@ -46,3 +46,7 @@ class BadInputError(GanhubError, ValueError):
 
 class CacheError(GanhubError, OSError):
     """The module cache cannot be written: read-only, no permission, disk full or quota exceeded."""
+
+
+class CatalogError(GanhubError, ValueError):
+    """A catalog file or entry (or a module's metadata read as one) is malformed."""

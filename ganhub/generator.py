@@ -5,30 +5,18 @@ latents from the module's z distribution with numpy (so the same seed gives the 
 platform and for every batch size), runs the signature in chunks, and pads chunks for modules
 built with a fixed batch (the compare_gan modules take exactly 64 z vectors).
 """
-import json
 import numbers
 from pathlib import Path
 
 import numpy as np
 
-from ganhub import settings
+from ganhub import module_format, settings
 from ganhub.errors import BadInputError, InvalidModuleError
 from ganhub.images import to_uint8
 
 # Signature keys tried, in order, when the metadata names none.
 _SIGNATURE_KEYS = (settings.SIGNATURE_KEY, "generator", "default")
 _UNIFORM = {"name": "uniform", "low": -1.0, "high": 1.0}
-
-
-def read_metadata(path):
-    """assets/ganhub.json of a module directory, or {} when the module has none (TF1 modules)."""
-    meta_path = Path(path) / "assets" / settings.METADATA_ASSET
-    if not meta_path.exists():
-        return {}
-    try:
-        return json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InvalidModuleError(f"{meta_path} is not readable JSON ({exc}); re-export the module") from None
 
 
 def _check_count(n, what="n"):
@@ -188,5 +176,5 @@ class Generator:
 def from_path(path, metadata=None, entry=None):
     """A Generator over the module directory ``path``."""
     if metadata is None:
-        metadata = read_metadata(path)
+        metadata = module_format.read_metadata(path)
     return Generator(load_module(path), metadata=metadata, path=path, entry=entry)

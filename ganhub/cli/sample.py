@@ -59,7 +59,7 @@ def known_image_shape(handle):
     """[H, W, C] from the catalog entry or the module's metadata, without TensorFlow; None if
     neither says."""
     from ganhub import catalog
-    from ganhub.generator import read_metadata
+    from ganhub.module_format import read_metadata
 
     entry = catalog.find_entry(handle)
     if entry is not None and entry.get("image_shape"):

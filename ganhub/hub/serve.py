@@ -26,14 +26,13 @@ import threading
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
-from ganhub import catalog, fileio, settings
+from ganhub import catalog, fileio, module_format, settings
 from ganhub.errors import GanhubError, InvalidModuleError
 from ganhub.hub import archive
 
 SAMPLE_COUNT = settings.SERVE_SAMPLE_COUNT  # images in a sample grid
 MAX_WORKERS = 16          # requests handled at once; more connections get a quick 503
 IDLE_TIMEOUT = 30.0       # seconds a connection may sit without sending or reading
-MAX_METADATA_BYTES = 1 << 20
 
 
 class ServedModel:
@@ -97,7 +96,7 @@ class ServedModel:
 
 
 def _read_archive_metadata(path):
-    """The module's assets/ganhub.json, checked (catalog.check_metadata); None when it has none
+    """The module's assets/ganhub.json, checked (module_format, as any reader); None when it has none
     (TF1 modules). InvalidModuleError when it is unreadable, too big or has the wrong types."""
     wanted = {f"assets/{settings.METADATA_ASSET}", f"./assets/{settings.METADATA_ASSET}"}
     try:
@@ -106,10 +105,11 @@ def _read_archive_metadata(path):
                 if count > archive.MAX_MEMBERS:
                     raise InvalidModuleError(f"more than {archive.MAX_MEMBERS} archive members")
                 if member.isfile() and member.name in wanted:
-                    if member.size > MAX_METADATA_BYTES:
-                        raise InvalidModuleError(f"{member.name} is larger than {MAX_METADATA_BYTES} bytes")
+                    if member.size > module_format.MAX_METADATA_BYTES:
+                        raise InvalidModuleError(f"{member.name} is larger than "
+                                                 f"{module_format.MAX_METADATA_BYTES} bytes")
                     meta = json.loads(tar.extractfile(member).read().decode("utf-8"))
-                    return catalog.check_metadata(meta, member.name)
+                    return module_format.validate(meta, member.name, complete=False)
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:  # CatalogError is a ValueError
         raise InvalidModuleError(f"bad module metadata: {exc}") from None
     return None

@@ -150,4 +150,4 @@ def test_bad_metadata_of_the_default_model_does_not_break_list(cache, modules, t
     monkeypatch.setattr(settings, "DEFAULT_MODEL_DIR", packaged)
     catalog._CACHE.clear()
     assert main(["list"]) == 0 and main(["info", "default"]) == 0
-    assert "'scores' must be an object" in capsys.readouterr().err
+    assert "'scores' should be dict, got list" in capsys.readouterr().err

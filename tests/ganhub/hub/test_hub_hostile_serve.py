@@ -58,7 +58,7 @@ def test_a_module_with_bad_metadata_is_skipped_and_reported(modules, tmp_path, s
     assert sorted(hub.models) == ["tiny"]
     assert sorted(name for name, _ in hub.skipped) == ["bad.tar.gz", "worse"]
     err = capsys.readouterr().err
-    assert "not serving bad.tar.gz" in err and "'scores' must be an object" in err
+    assert "not serving bad.tar.gz" in err and "'scores' should be dict, got list" in err
     assert "not serving worse" in err
     for _ in range(3):  # the page stays up for every client
         page = requests.get(f"{hub.url}/", timeout=10)
