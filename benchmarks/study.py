@@ -66,7 +66,7 @@ def bench_scheduling(url, n_trials, search="gp", workdir=None):
 
     stamps = []
 
-    def instant_run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_fn=None):
+    def instant_run(config, run_dir, module_dir, scorers, scoring, name, study_info, **kwargs):
         stamps.append(time.perf_counter())
         value = 20 + 10 * (math.log10(config.learning_rate) + 3.5) ** 2
         return {"value": value, "best_step": 1, "checkpoint_scores": {0: value + 5, 1: value},

@@ -166,3 +166,16 @@ def test_storage_errors_are_one_line_and_hide_the_password(tmp_path, capsys):
                  str(tmp_path / "junk.db")]) == 1
     assert "file is not a database" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_overhead_benchmark_runs_against_the_current_worker(tmp_path):
+    """benchmarks/study.py drives the real Worker with instant trials; keep it runnable."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "study.py"
+    spec = importlib.util.spec_from_file_location("bench_study", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    row = bench.bench_scheduling(f"sqlite:///{tmp_path / 'b.db'}", 4, "random", tmp_path)
+    assert row["trials"] == 4 and 0 < row["per_trial_s"] < 30
