@@ -107,8 +107,6 @@ def cache_path(sha256):
     return settings.cache_dir() / "references" / f"{sha256}.npz"
 
 
-
-
 def _cached(sha256):
     """The cached file for ``sha256`` if its bytes still hash to it (a corrupt copy is removed)."""
     path = cache_path(sha256)
@@ -144,8 +142,12 @@ def fetch(url, *, sha256=None, size=None, label=None, offline=None):
                 from ganhub.metrics.stats import check_reference_file
                 check_reference_file(part)   # crafted headers never reach np.load's allocation
                 path = cache_path(got_sha)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(part, path)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(part, path)
+                except OSError as exc:  # a read-only or full cache: one line, as for modules
+                    from ganhub.fileio import storage_error
+                    raise storage_error(exc, path.parent) from None
             finally:
                 part.unlink(missing_ok=True)
             if not sha256:
