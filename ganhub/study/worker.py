@@ -274,7 +274,23 @@ class Worker:
             optuna.storages.fail_stale_trials(study)
 
     def run(self, max_trials=None, max_failures=3):
-        """Returns the number of trials this worker finished."""
+        """Returns the number of trials this worker finished. SIGTERM stops it as Ctrl-C does
+        (the running trial is queued again at once)."""
+        import signal
+        import threading
+        if threading.current_thread() is not threading.main_thread():
+            return self._run(max_trials, max_failures)
+
+        def terminate(signum, frame):
+            raise KeyboardInterrupt("SIGTERM")
+
+        previous = signal.signal(signal.SIGTERM, terminate)
+        try:
+            return self._run(max_trials, max_failures)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _run(self, max_trials, max_failures):
         import optuna
         finished = failures = 0
         self._warn_if_oversubscribed()

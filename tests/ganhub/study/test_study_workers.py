@@ -91,9 +91,10 @@ def test_sigkilled_worker_trial_is_retried_and_finished_by_the_other(storage, tm
     assert len(trials) == 3
 
 
-def test_interrupted_worker_queues_its_trial_again(tmp_path, fake_fashion_dir):
-    """Ctrl-C (SIGINT) mid-trial: the worker exits 130 and its trial is queued again at once
-    (same run folder), instead of waiting out the grace period as after a SIGKILL."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_worker_queues_its_trial_again(tmp_path, fake_fashion_dir, sig):
+    """Ctrl-C (SIGINT) or SIGTERM mid-trial: the worker exits 130 and its trial is queued again
+    at once (same run folder), instead of waiting out the grace period as after a SIGKILL."""
     storage = str(tmp_path / "studies.db")
     spec = tiny_spec(fake_fashion_dir, grid=[{"learning_rate": 1e-3}])
     assert cli(["study", "create", "int", str(write_spec(tmp_path / "s.json", spec)),
@@ -102,7 +103,7 @@ def test_interrupted_worker_queues_its_trial_again(tmp_path, fake_fashion_dir):
     hold.write_text("")
     victim = start_worker("int", storage, tmp_path / "victim.log", GANHUB_TEST_HOLD=hold)
     wait_for(lambda: list(tmp_path.glob("hold.*")), 300, "the victim to reach scoring")
-    os.killpg(victim.pid, signal.SIGINT)
+    os.killpg(victim.pid, sig)
     assert victim.wait(timeout=60) == 130, (tmp_path / "victim.log").read_text()[-2000:]
     assert "interrupted and queued again" in (tmp_path / "victim.log").read_text()
     failed, copy = _study_trials(storage, "int")
