@@ -277,7 +277,7 @@ def cmd_stats(args):
     from ganhub.metrics.extractors import load_extractor
 
     if args.download_weights:
-        from ganhub.metrics.inception import load_offline_extractor
+        from ganhub.metrics.extractors import load_offline_extractor
         extractor = load_offline_extractor()
         print(f"{extractor.id} ready (sha256 {extractor.sha256[:12]}…)")
         return 0

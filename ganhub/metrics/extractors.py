@@ -163,6 +163,13 @@ def load_saved_model_extractor(handle, id=None, sha256=None, offline=None):
     return extractor
 
 
+def load_offline_extractor(weights_path=None, offline=None):
+    """The offline FID Inception (ganhub.metrics.inception's TF2 port) as an Extractor."""
+    from ganhub.metrics import inception
+    return load_saved_model_extractor(inception.converted_model(weights_path, offline),
+                                      id=inception.EXTRACTOR_ID, sha256=settings.FID_INCEPTION_SHA256)
+
+
 def check_extractor(name_or_handle=None, offline=None):
     """What load_extractor would refuse, found without TensorFlow or the network: an unknown name,
     a folder without saved_model.pb, and offline, missing FID Inception weights."""
@@ -194,7 +201,6 @@ def load_extractor(name_or_handle=None, offline=None):
     check_extractor(name_or_handle, offline)
     handle = name_or_handle or settings.DEFAULT_EXTRACTOR
     if handle == "fid_inception_offline":
-        from ganhub.metrics.inception import load_offline_extractor
         return load_offline_extractor(offline=offline)
     if handle == "tfgan_inception":
         return load_saved_model_extractor(TFGAN_INCEPTION_URL, id="tfgan_inception", offline=offline)

@@ -375,11 +375,11 @@ def weights_available(weights_path=None):
             or (settings.cache_dir() / "extractors" / "downloads" / "default_1.pt").is_file())
 
 
-def load_offline_extractor(weights_path=None, offline=None):
-    """The TF2 port as an Extractor, converting the weights on first use; ``offline`` (default:
-    GANHUB_OFFLINE) never downloads them."""
-    from ganhub.metrics.extractors import load_saved_model_extractor
+def converted_model(weights_path=None, offline=None):
+    """The TF2 port's SavedModel directory, converting the weights on first use; ``offline``
+    (default: GANHUB_OFFLINE) never downloads them. (ganhub.metrics.extractors makes it an
+    Extractor: this module knows the network, the registry knows extractors.)"""
     target = converted_dir()
     if not (target / "saved_model.pb").exists():
         convert(locate_weights(weights_path, offline=offline), target)
-    return load_saved_model_extractor(target, id=EXTRACTOR_ID, sha256=settings.FID_INCEPTION_SHA256)
+    return target
