@@ -388,7 +388,9 @@ def _card(model, base):
     return (f'<div class="card" id="model-{name}" data-name="{name}">'
             f"<h2>{name}</h2>"
             f'<img class="samples" alt="samples from {name}" src="samples/{name}.png">'
-            f'<img class="walk" alt="latent walks of {name}" src="walks/{name}.gif" loading="lazy">'
+            f'<img class="walk" alt="latent walks of {name}" src="walks/{name}.gif" loading="lazy"'
+            f' style="margin-top:.6rem"><div class="walk-caption" style="font-size:.8rem;color:#666">'
+            f'latent walks: each tile loops through 3 seeded latents</div>'
             f'<table class="scores">{"".join(rows) or "<tr><td>no scores</td></tr>"}</table>'
             f'<table class="metadata">{"".join(meta)}</table>'
             f'<code class="load">{esc(load_line)}</code>'
