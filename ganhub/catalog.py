@@ -182,6 +182,34 @@ def check_metadata(meta, where="metadata"):
     return meta
 
 
+# Resize modes a reference may declare (ganhub.metrics.resize implements them).
+REFERENCE_RESIZE_MODES = ("legacy", "clean")
+
+
+def check_reference_entry(entry, where="catalog"):
+    """Raise CatalogError unless a kind-"reference" entry has what a download and the protocol
+    check need (ganhub/metrics/references.py downloads and checks the file itself)."""
+    label = f"{where}: reference {entry.get('name')!r}"
+    problems = []
+    for key in ("dataset", "split"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            problems.append(f"{key!r} must be a non-empty string")
+    n = entry.get("num_samples")
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        problems.append("'num_samples' must be a positive integer")
+    extractor = entry.get("extractor")
+    if not (isinstance(extractor, dict) and isinstance(extractor.get("id"), str)
+            and isinstance(extractor.get("sha256"), str)):
+        problems.append("'extractor' must be {\"id\": str, \"sha256\": str}")
+    if entry.get("resize") not in REFERENCE_RESIZE_MODES:
+        problems.append(f"'resize' must be one of {', '.join(REFERENCE_RESIZE_MODES)}")
+    if entry.get("integrity") != "pinned" and entry.get("sha256") is None:
+        problems.append("a reference must be pinned (sha256 and size): it is trusted as data")
+    if problems:
+        raise CatalogError(f"{label}: " + "; ".join(problems))
+    return entry
+
+
 def validate_entry(entry, where="catalog"):
     if not isinstance(entry, dict):
         raise CatalogError(f"{where}: a model entry must be a JSON object, not {type(entry).__name__}")
@@ -204,8 +232,7 @@ def validate_entry(entry, where="catalog"):
     if entry.get("kind", "model") not in KINDS:
         raise CatalogError(f"{where}: entry {name!r}: kind must be one of {', '.join(KINDS)}")
     if entry.get("kind") == "reference":
-        from ganhub.metrics.references import check_entry
-        check_entry(entry, where)
+        check_reference_entry(entry, where)
     entry["integrity"] = integrity
     return entry
 

@@ -9,6 +9,7 @@ from ganhub.errors import BadInputError
 # Data set names (read by ganhub.training.data) and their splits: a reference such as
 # fashion_mnist-tset is refused before TensorFlow is imported, naming the split.
 from ganhub.metrics.data import DATA_NAMES, DATA_SPLITS  # noqa: E402
+from ganhub.metrics.evaluation import parse_metrics  # noqa: E402,F401  (TF-free)
 
 _COST_NOTE = ("Cost: every image goes through Inception at 299×299; on a 2-core laptop CPU that is "
               "about {rate:g} images/s, so the default -n 10000 takes about {minutes} min, and as "
@@ -80,35 +81,6 @@ def _add_protocol_args(p):
                    help=f"images per extractor call (default {settings.EXTRACTOR_BATCH_SIZE})")
 
 
-def parse_metrics(text):
-    """'fid, kid' → ('fid', 'kid'); BadInputError naming an unknown one."""
-    from ganhub.metrics.evaluation import METRICS
-    metrics = tuple(m.strip().lower() for m in text.split(",") if m.strip())
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown or not metrics:
-        raise BadInputError(f"--metrics {text!r}: unknown metric {', '.join(map(repr, unknown)) or 'list'}"
-                            f"; choose from {','.join(METRICS)} (comma-separated)")
-    return metrics
-
-
-def check_reference(text):
-    """A reference .npz that exists, an image folder, or DATA[-SPLIT] with a known data name and
-    split; BadInputError otherwise (without TensorFlow)."""
-    from pathlib import Path
-    path = Path(text).expanduser()
-    if path.suffix == ".npz":
-        if not path.is_file():
-            raise BadInputError(f"--reference {text}: no such file; make it with `ganhub stats DATA "
-                                f"-o {text}`, or name a data set such as fashion_mnist-test")
-        from ganhub.metrics.stats import check_reference_file
-        check_reference_file(path)  # headers and provenance only: a crafted file fails here
-        return
-    if path.exists():
-        return
-    from ganhub.metrics.references import check_reference_name
-    check_reference_name(text)  # a URL, a catalog reference, or DATA[-SPLIT]
-
-
 def check_evaluate(args):
     """Arguments, names and files, before TensorFlow is imported."""
     from ganhub.metrics.extractors import check_extractor
@@ -131,6 +103,7 @@ def check_evaluate(args):
             raise BadInputError(f"{' and '.join(needing)} need{'s' if len(needing) == 1 else ''} "
                                 f"reference statistics: add --reference fashion_mnist_32-test (a "
                                 f"data name) or an .npz made by `ganhub stats`")
+        from ganhub.metrics.references import check_reference
         check_reference(args.reference)
     check_model_handle(args.handle, args.offline)
     if {"fid", "kid", "is"} & set(metrics):

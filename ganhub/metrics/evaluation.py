@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ganhub import settings
+from ganhub.errors import BadInputError
 from ganhub.metrics._checks import (MetricInputError, MetricUnavailableError, as_images,
                                     warn_if_undersampled)
 from ganhub.metrics.frechet import frechet_distance
@@ -289,3 +290,13 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
     protocol["ganhub_version"] = _ganhub_version()
     result["protocol"] = protocol
     return result
+
+
+def parse_metrics(text):
+    """'fid, kid' (a --metrics value) → ('fid', 'kid'); BadInputError naming an unknown one."""
+    metrics = tuple(m.strip().lower() for m in text.split(",") if m.strip())
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise BadInputError(f"--metrics {text!r}: unknown metric {', '.join(map(repr, unknown)) or 'list'}"
+                            f"; choose from {','.join(METRICS)} (comma-separated)")
+    return metrics

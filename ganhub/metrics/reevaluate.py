@@ -57,7 +57,7 @@ def check_table_args(args):
     if not selected_entries(filters, [args.handle] if args.handle else None):
         raise BadInputError("--table: no catalog model matches the filters (see `ganhub list`)")
     if args.reference:
-        from ganhub.cli.evaluate import check_reference
+        from ganhub.metrics.references import check_reference
         check_reference(args.reference)
     from ganhub.metrics.extractors import check_extractor
     check_extractor(args.extractor, args.offline)
@@ -203,7 +203,7 @@ def reevaluate(entries, table, *, log=print, **kwargs):
 
 def run_cli(args):
     """`ganhub evaluate --table` (arguments checked by check_table_args)."""
-    from ganhub.cli.evaluate import parse_metrics
+    from ganhub.metrics.evaluation import parse_metrics
     from ganhub.metrics.extractors import load_extractor
     filters = {k: getattr(args, k, None) for k in TABLE_FILTERS}
     entries = selected_entries(filters, [args.handle] if args.handle else None)

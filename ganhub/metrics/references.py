@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from ganhub import settings
+from ganhub.metrics.resize import RESIZE_MODES
 from ganhub.errors import BadInputError, GanhubError, ProtocolMismatchError
 from ganhub.fileio import sha256_file as _sha256
 
 KIND = "reference"
-RESIZE_MODES = ("legacy", "clean")
 # Declared-protocol keys for statistics made elsewhere, and the provenance field each one fills.
 DECLARED_KEYS = {"extractor": "extractor_id", "extractor_sha256": "extractor_sha256",
                  "resize": "resize", "dataset": "dataset", "split": "split",
@@ -49,29 +49,22 @@ def is_reference_entry(entry):
     return isinstance(entry, dict) and entry.get("kind") == KIND
 
 
-def check_entry(entry, where="catalog"):
-    """Raise catalog.CatalogError unless a kind-"reference" entry has what a download and the
-    protocol check need (called by catalog.validate_entry)."""
-    from ganhub.catalog import CatalogError
-    label = f"{where}: reference {entry.get('name')!r}"
-    problems = []
-    for key in ("dataset", "split"):
-        if not isinstance(entry.get(key), str) or not entry[key]:
-            problems.append(f"{key!r} must be a non-empty string")
-    n = entry.get("num_samples")
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        problems.append("'num_samples' must be a positive integer")
-    extractor = entry.get("extractor")
-    if not (isinstance(extractor, dict) and isinstance(extractor.get("id"), str)
-            and isinstance(extractor.get("sha256"), str)):
-        problems.append("'extractor' must be {\"id\": str, \"sha256\": str}")
-    if entry.get("resize") not in RESIZE_MODES:
-        problems.append(f"'resize' must be one of {', '.join(RESIZE_MODES)}")
-    if entry.get("integrity") != "pinned" and entry.get("sha256") is None:
-        problems.append("a reference must be pinned (sha256 and size): it is trusted as data")
-    if problems:
-        raise CatalogError(f"{label}: " + "; ".join(problems))
-    return entry
+def check_reference(text):
+    """``--reference TEXT``: a reference .npz that exists, an image folder, or DATA[-SPLIT] with a
+    known data name and split (or a URL or catalog reference); BadInputError otherwise (without
+    TensorFlow)."""
+    from pathlib import Path
+    path = Path(text).expanduser()
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise BadInputError(f"--reference {text}: no such file; make it with `ganhub stats DATA "
+                                f"-o {text}`, or name a data set such as fashion_mnist-test")
+        from ganhub.metrics.stats import check_reference_file
+        check_reference_file(path)  # headers and provenance only: a crafted file fails here
+        return
+    if path.exists():
+        return
+    check_reference_name(text)  # a URL, a catalog reference, or DATA[-SPLIT]
 
 
 def model_reference(entry):
@@ -370,7 +363,7 @@ class ServedReference:
         catalog.check_name(name, "served folder")
         self.name, self.archive = name, Path(path)
         self._entry = catalog_entry(self.archive, name, handle="")
-        check_entry(self._entry, "served folder")
+        catalog.check_reference_entry(self._entry, "served folder")
         self.sha256, self.size = self._entry["sha256"], self._entry["size"]
 
     def entry(self, base_url):

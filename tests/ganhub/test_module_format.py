@@ -60,3 +60,11 @@ def test_unreadable_or_huge_metadata_is_an_invalid_module(tmp_path, monkeypatch)
     path.write_text(json.dumps({"name": "a-long-enough-name"}))
     with pytest.raises(InvalidModuleError, match="larger than 10 bytes"):
         module_format.read_metadata(tmp_path)
+
+
+def test_catalog_reference_resize_modes_are_the_metrics_resize_modes():
+    """The catalog checks reference entries without importing metrics (layers); its list of
+    resize modes must still be the one ganhub.metrics.resize implements."""
+    from ganhub.catalog import REFERENCE_RESIZE_MODES
+    from ganhub.metrics.resize import RESIZE_MODES
+    assert REFERENCE_RESIZE_MODES == RESIZE_MODES
