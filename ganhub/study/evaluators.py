@@ -40,16 +40,17 @@ class CheckpointGenerator:
 
 
 def metrics_evaluator(reference, metric="fid", num_samples=10_000, seed=None, weights="raw",
-                      **kwargs):
+                      also=(), **kwargs):
     """evaluate(model_dir, checkpoint) → ``metric`` from ganhub.metrics.evaluation; NaN images give
     NaN (the runner records compare_gan's 31337). The reference is resolved (read or computed) on
-    the first call and reused for every later checkpoint. ``weights``: "raw" (the study's) or "ema"."""
+    the first call and reused for every later checkpoint. ``weights``: "raw" (the study's) or "ema".
+    ``also``: metrics computed in the same pass (same generated images and features); their values
+    are kept in ``evaluate.results[(model_dir, checkpoint)]``. ``evaluate.other(m)`` scores ``m``
+    alone under the same protocol and resolved reference."""
     resolved = {}
+    metrics = (metric,) + tuple(m for m in also if m != metric)
 
-    def evaluate(model_dir, checkpoint):
-        from ganhub.metrics import evaluate as score
-        from ganhub.metrics._checks import MetricInputError
-        generator = CheckpointGenerator(model_dir, checkpoint, weights=weights)
+    def _resolve():
         if not resolved and metric in ("fid", "kid", "is"):  # once: extractor, then reference
             from ganhub.metrics.evaluation import resolve_reference
             from ganhub.metrics.extractors import load_extractor
@@ -57,13 +58,29 @@ def metrics_evaluator(reference, metric="fid", num_samples=10_000, seed=None, we
             resolved["reference"] = (None if reference is None or metric == "is" else
                                      resolve_reference(reference, num_samples, kwargs["extractor"],
                                                        kwargs.get("resize")))
+
+    def _score(model_dir, checkpoint, which):
+        from ganhub.metrics import evaluate as score
+        from ganhub.metrics._checks import MetricInputError
+        generator = CheckpointGenerator(model_dir, checkpoint, weights=weights)
+        _resolve()
         try:
             result = score(generator, reference=resolved.get("reference") or reference,
-                           metrics=(metric,), num_samples=num_samples, seed=seed, **kwargs)
+                           metrics=which, num_samples=num_samples, seed=seed, **kwargs)
         except MetricInputError as exc:
             if "NaN" in str(exc):
-                return float("nan")
+                return {m: float("nan") for m in which}
             raise
-        return float(result[metric])
+        return {m: float(result[m]) for m in which}
 
+    def evaluate(model_dir, checkpoint):
+        values = _score(model_dir, checkpoint, metrics)
+        evaluate.results[(str(model_dir), str(checkpoint))] = values
+        return values[metric]
+
+    def other(which):
+        return lambda model_dir, checkpoint: _score(model_dir, checkpoint, (which,))[which]
+
+    evaluate.results = {}
+    evaluate.other = other
     return evaluate

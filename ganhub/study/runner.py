@@ -60,11 +60,12 @@ def _append_score(model_dir, step, checkpoint, score):
         writer.writerow([step, checkpoint, repr(score)])
 
 
-def score_checkpoints(model_dir, evaluate):
-    """Score every not yet scored checkpoint; returns {step: score} for all scored ones."""
-    scores = read_scores(model_dir)
+def score_checkpoints(model_dir, evaluate, from_step=0):
+    """Score every not yet scored checkpoint at step ``from_step`` or later (0: all, as
+    compare_gan); returns {step: score} for all scored ones."""
+    scores = {k: v for k, v in read_scores(model_dir).items() if k >= from_step}
     for step, path in checkpoints(model_dir):
-        if step in scores:
+        if step in scores or step < from_step:
             continue
         value = float(evaluate(str(model_dir), path))
         if not math.isfinite(value):

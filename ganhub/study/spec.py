@@ -13,7 +13,7 @@
       "grid": [{...}, ...],     optional: settings instead of Table 1a
       "scoring": {"metric": "fid", "also": ["kid"], "reference": "cifar10-test",
                   "num_samples": 10000, "extractor": null, "resize": null, "seed": 0,
-                  "weights": "raw", "scorer": null},
+                  "weights": "raw", "scorer": null, "from_step": 0},
       "heartbeat_seconds": 60, "grace_seconds": 600, "max_retry": 3, "sampler_seed": 0,
       "gp_startup_trials": 10, "run_functions_eagerly": false
     }
@@ -21,7 +21,11 @@
 ``scoring.scorer`` ("module:function") replaces ganhub.metrics: the function gets the scoring dict
 and returns ``evaluate(model_dir, checkpoint) -> float`` (tests use a stand-in; the module must be
 importable on every worker). ``also``: metrics measured on the selected checkpoint only (KID beside
-FID: unbiased at small sample counts; the default when FID uses fewer than 10,000 samples).
+FID: unbiased at small sample counts; the default when FID uses fewer than 10,000 samples); with
+ganhub.metrics they come from the same generated images as the selection metric, so they cost no
+extra pass. ``from_step``: checkpoints before this step are not scored (0, the default, scores every
+checkpoint including the untrained step 0, as compare_gan did; 1 skips step 0, which never wins a
+trial that trains at all, and saves one full scoring pass per trial: a deviation from compare_gan).
 """
 import json
 import math
@@ -34,7 +38,8 @@ SEARCHES = ("grid", "gp", "random")
 VARIANT_KEYS = ("loss", "penalty", "d_norm")
 DEFAULT_VARIANT = {"loss": "ns", "penalty": "none", "d_norm": "spectral_norm"}
 SCORING_DEFAULTS = {"metric": "fid", "also": [], "reference": None, "num_samples": 10_000,
-                    "extractor": None, "resize": None, "seed": 0, "weights": "raw", "scorer": None}
+                    "extractor": None, "resize": None, "seed": 0, "weights": "raw", "scorer": None,
+                    "from_step": 0}
 METRICS = ("fid", "kid", "is")
 TOP_KEYS = {"preset", "config", "variants", "search", "budget", "seeds", "best_seeds", "grid",
             "scoring", "heartbeat_seconds", "grace_seconds", "max_retry", "sampler_seed",
@@ -127,6 +132,10 @@ def normalize(spec, where="spec"):
     if set(scoring["also"]) - set(METRICS):
         raise ConfigError(f"{where}: scoring.also must name metrics among {', '.join(METRICS)}")
     scoring["num_samples"] = _positive_int(scoring["num_samples"], f"{where}: scoring.num_samples")
+    from_step = scoring["from_step"]
+    if isinstance(from_step, bool) or not isinstance(from_step, numbers.Integral) or from_step < 0:
+        raise ConfigError(f"{where}: scoring.from_step must be an integer >= 0 (0 scores every "
+                          f"checkpoint), got {from_step!r}")
     if (not also_given and scoring["metric"] == "fid"
             and scoring["num_samples"] < SCORING_DEFAULTS["num_samples"]):
         # FID's bias grows as the sample count shrinks; KID's estimator is unbiased

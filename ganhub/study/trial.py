@@ -16,6 +16,7 @@ from ganhub.fileio import write_json_atomic, write_text_atomic
 from ganhub.study import runner
 
 RESULT_FILE = "result.json"
+JOINT_METRICS = ("fid", "kid")   # computed from the same Inception pool_3 features
 
 
 def base_config(spec):
@@ -53,15 +54,43 @@ def make_scorer(scoring, metric):
 
 class Scorers:
     """One scorer per metric for the life of a worker: the reference statistics are read (or
-    computed) on the first checkpoint and reused for every later one."""
+    computed) on the first checkpoint and reused for every later one. With ganhub.metrics, the
+    ``also`` metrics that share Inception features (FID, KID) are computed from the same generated
+    images as the selection metric, so asking for them on the selected checkpoint costs no pass."""
 
     def __init__(self, scoring):
         self.scoring, self._cache = scoring, {}
+        self._joint = None
+        if not scoring.get("scorer") and scoring["metric"] in JOINT_METRICS:
+            shared = [m for m in scoring.get("also", []) if m in JOINT_METRICS]
+            if shared:
+                self._joint = (scoring["metric"], shared)
 
     def __call__(self, metric):
         if metric not in self._cache:
-            self._cache[metric] = make_scorer(self.scoring, metric)
+            if self._joint is not None and metric == self._joint[0]:
+                from ganhub.study.evaluators import metrics_evaluator
+                self._cache[metric] = metrics_evaluator(
+                    self.scoring["reference"], metric=metric, also=self._joint[1],
+                    num_samples=self.scoring["num_samples"], seed=self.scoring["seed"],
+                    weights=self.scoring["weights"],
+                    **{k: self.scoring[k] for k in ("extractor", "resize")
+                       if self.scoring.get(k) is not None})
+            elif self._joint is not None and metric in self._joint[1]:
+                self._cache[metric] = self._shared(metric)
+            else:
+                self._cache[metric] = make_scorer(self.scoring, metric)
         return self._cache[metric]
+
+    def _shared(self, metric):
+        def evaluate(model_dir, checkpoint):
+            main = self(self._joint[0])
+            found = main.results.get((str(model_dir), str(checkpoint)), {})
+            if metric in found:
+                return found[metric]
+            # not scored in this process (a resumed trial read its scores from scores.csv)
+            return main.other(metric)(model_dir, checkpoint)
+        return evaluate
 
 
 def _weights_record(config, weights):
@@ -113,7 +142,8 @@ def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_f
     timings["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     metric = scoring["metric"]
-    scores = runner.score_checkpoints(run_dir, scorers(metric))
+    from_step = scoring.get("from_step", 0)
+    scores = runner.score_checkpoints(run_dir, scorers(metric), from_step=from_step)
     value = min(scores.values()) if scores else runner.NAN_SCORE
     best_step = min(scores, key=lambda s: (scores[s], s)) if scores else None
     paths = dict(runner.checkpoints(run_dir))
@@ -131,11 +161,13 @@ def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_f
                                              "seed", "scorer") if scoring.get(k) is not None}
         protocol.update(
             selection=(f"{metric} of the best of {len(scores)} checkpoints (the study's min over "
-                       f"checkpoints: optimistic for this checkpoint)"),
+                       f"checkpoints: optimistic for this checkpoint)"
+                       + (f"; checkpoints before step {from_step} not scored" if from_step else "")),
             checkpoint_scores={str(k): v for k, v in sorted(scores.items())},
             study=study_info,
             generator={"training_steps": best_step, "training_config": trained.to_dict(),
                        "generator_weights": _weights_record(trained, scoring["weights"])})
+        protocol["metrics"] = [metric] + [m for m, v in result["also"].items() if v is not None]
         evaluation = {metric: value, "protocol": protocol}
         evaluation.update({k: v for k, v in result["also"].items() if v is not None})
         export_module(run_dir, module_dir, name=name, overwrite=True, archive=False,
