@@ -96,13 +96,13 @@ class _Server:
 
 
 def bench_download(tmp, module_dir, repeats):
-    from ganhub.hub import archive
+    from ganhub.export import package
     from ganhub.hub.download import fetch
     from ganhub.hub.resolver import resolve
 
     served = tmp / "served"
     served.mkdir()
-    sha = archive.pack(module_dir, served / "bench.tar.gz")
+    sha = package.pack(module_dir, served / "bench.tar.gz")
     size = (served / "bench.tar.gz").stat().st_size
     server = _Server(served, tmp)
     url = f"{server.url}/bench.tar.gz"
@@ -145,14 +145,14 @@ def bench_cached_load(tmp, module_dir, repeats):
     import tensorflow as tf
 
     import ganhub
-    from ganhub.hub import archive
+    from ganhub.export import package
     from ganhub.hub.resolver import resolve
 
     os.environ["GANHUB_CACHE"] = str(tmp / "cache-load")
     served = tmp / "served-load"
     served.mkdir()
     tgz = served / "load.tar.gz"
-    archive.pack(module_dir, tgz)
+    package.pack(module_dir, tgz)
     server = _Server(served, tmp)
     url = f"{server.url}/load.tar.gz"
     try:

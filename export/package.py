@@ -1,8 +1,13 @@
-"""Module archive (.tar.gz in TF Hub's compressed layout + .sha256), catalog entry, model card."""
+"""Module archive (.tar.gz in TF Hub's compressed layout + .sha256) and model card."""
+import gzip
+import os
+import tarfile
 from pathlib import Path
 
-from ganhub.catalog import describe_weights, format_penalty, format_z
-from ganhub.hub import archive
+from ganhub import fileio
+from ganhub.describe import describe_weights, format_penalty, format_z, summarize_protocol
+from ganhub.errors import InvalidModuleError
+from ganhub.module_format import is_saved_model_dir
 
 
 def package(module_dir, archive_path=None):
@@ -10,29 +15,74 @@ def package(module_dir, archive_path=None):
     (archive_path, sha256, size)."""
     module_dir = Path(module_dir)
     archive_path = Path(archive_path) if archive_path else module_dir.with_name(module_dir.name + ".tar.gz")
-    sha256 = archive.pack(module_dir, archive_path)
+    sha256 = pack(module_dir, archive_path)
     return archive_path, sha256, archive_path.stat().st_size
 
 
-def catalog_entry(metadata, handle, sha256, size):
-    """A catalog entry (ganhub/catalog.py schema) for a packaged module."""
-    return {
-        "name": metadata["name"],
-        "handle": handle,
-        "sha256": sha256,
-        "size": size,
-        "format": "tf2-savedmodel",
-        "signature": metadata["signature"],
-        "architecture": metadata["architecture"],
-        "loss": metadata["loss"],
-        "penalty": metadata["penalty"],
-        "normalization": metadata["normalization"],
-        "dataset": metadata["dataset"].get("name"),
-        "image_shape": metadata["image_shape"],
-        "z": {"dim": metadata["z_dim"], "distribution": metadata["z_distribution"], "batch_size": None},
-        "scores": metadata["scores"],
-        "metadata": metadata,
-    }
+def _tarinfo(name, *, size=0, directory=False):
+    """A member header with nothing from the machine that packed it: mtime 0, owner 0/0 with no
+    names, fixed permissions."""
+    info = tarfile.TarInfo(name)
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if directory:
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+    else:
+        info.size = size
+        info.mode = 0o644
+    return info
+
+
+def _walk_sorted(root):
+    """(relative posix path, path, is_dir) for everything below ``root`` in a fixed order; a
+    symlink anywhere is refused (an archive of it would not extract, and it may point anywhere)."""
+    items = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                raise InvalidModuleError(f"{path} is a symbolic link; a module folder to pack must "
+                                         f"hold only plain files and folders")
+            if not (path.is_dir() or path.is_file()):
+                raise InvalidModuleError(f"{path} is neither a file nor a folder; cannot pack it")
+        items.extend((Path(dirpath) / n).relative_to(root).as_posix() for n in dirnames + filenames)
+    return sorted(items)
+
+
+def pack(saved_model_dir, archive_path):
+    """Write ``archive_path`` (.tar.gz, members at the root) and ``archive_path.sha256``; return
+    the sha256.
+
+    Reproducible: the same folder contents always give the same bytes (sorted members, mtime 0,
+    owner 0/0 without names, fixed modes, a gzip header with mtime 0 and no file name).
+    """
+    saved_model_dir = Path(saved_model_dir)
+    if not is_saved_model_dir(saved_model_dir):
+        raise InvalidModuleError(f"{saved_model_dir} is not a SavedModel directory (no saved_model.pb)")
+    archive_path = Path(archive_path)
+    names = _walk_sorted(saved_model_dir)
+    tmp = archive_path.with_name(f".{archive_path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as raw, \
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for rel in names:
+                path = saved_model_dir / rel
+                if path.is_dir():
+                    tar.addfile(_tarinfo(rel, directory=True))
+                else:
+                    with open(path, "rb") as fh:
+                        size = os.fstat(fh.fileno()).st_size
+                        tar.addfile(_tarinfo(rel, size=size), fh)
+        digest = fileio.sha256_file(tmp)
+        os.replace(tmp, archive_path)
+    except BaseException:  # an error or Ctrl-C: leave no half-written temp file behind
+        tmp.unlink(missing_ok=True)
+        raise
+    fileio.write_text_atomic(f"{archive_path}.sha256", f"{digest}  {archive_path.name}\n")
+    return digest
 
 
 def model_card(metadata, handle=None):
@@ -60,7 +110,6 @@ def model_card(metadata, handle=None):
         "",
     ]
     if metadata["scores"]:
-        from ganhub.metrics.evaluation import summarize_protocol
         for metric, score in sorted(metadata["scores"].items()):
             if isinstance(score, dict):
                 std = f" ± {score['std']:.4g}" if "std" in score else ""

@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 from ganhub.errors import BadInputError
-from ganhub.metrics.evaluation import METRICS
 
 
 def read_evaluation(evaluation):
@@ -64,8 +63,12 @@ def scores_from_evaluation(evaluation, metadata=None):
     if metadata is not None:
         check_same_weights(evaluation, metadata)
     protocol = evaluation["protocol"]
+    metrics = protocol.get("metrics") if isinstance(protocol, dict) else None
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        raise BadInputError("the evaluation does not say which metrics it measured "
+                            "(protocol.metrics); re-run `ganhub evaluate ... --json`")
     scores = {}
-    for key in METRICS:
+    for key in metrics:
         value = evaluation.get(key)
         if value is None:
             continue
@@ -77,5 +80,5 @@ def scores_from_evaluation(evaluation, metadata=None):
             score["std"] = float(std)
         scores[key] = score
     if not scores:
-        raise BadInputError(f"the evaluation holds none of {', '.join(METRICS)}")
+        raise BadInputError(f"the evaluation holds none of the metrics it lists ({', '.join(metrics)})")
     return scores

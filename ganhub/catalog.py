@@ -46,56 +46,6 @@ def is_url(text):
     return urlparse(str(text)).scheme in ("http", "https")
 
 
-def _number(value):
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def format_z(z):
-    """One phrase for an entry's ``z`` {dim, distribution, batch_size}, the same in `ganhub info`,
-    `ganhub list`, the served page and the model card: '128-d uniform(-1, 1), any batch size'."""
-    if not isinstance(z, dict) or not z:
-        return "-"
-    dist = z.get("distribution")
-    if isinstance(dist, dict):
-        name = dist.get("name", "uniform")
-        if name == "uniform":
-            args = (dist.get("low", -1.0), dist.get("high", 1.0))
-        elif name == "normal":
-            args = (dist.get("mean", 0.0), dist.get("stddev", 1.0))
-        else:
-            args = tuple(v for k, v in sorted(dist.items()) if k != "name")
-        dist = f"{name}({', '.join(_number(a) for a in args)})"
-    text = f"{z.get('dim', '?')}-d {dist or 'uniform(-1, 1)'}"
-    batch = z.get("batch_size")
-    return text + (f", batch of exactly {batch}" if batch else ", any batch size")
-
-
-def format_penalty(penalty):
-    """'none', or 'wgan_gp (λ=10)', for a penalty {type, lambda} or a bare type string."""
-    if isinstance(penalty, dict):
-        kind, lam = penalty.get("type") or "?", penalty.get("lambda")
-    else:
-        kind, lam = penalty, None
-    if kind is None:
-        return "-"
-    if kind == "none" or lam is None:
-        return str(kind)
-    return f"{kind} (λ={_number(float(lam))})"
-
-
-def describe_weights(weights):
-    """One line on which generator weights a module holds (metadata training.generator_weights);
-    None when the metadata does not say (modules exported before ganhub recorded it)."""
-    if not isinstance(weights, dict):
-        return None
-    if weights.get("kind") != "ema":
-        return "G as trained (no weight averaging; BN moving averages from training)"
-    bn = weights.get("bn_statistics") or {}
-    return (f"exponential moving average of G (decay {weights.get('decay')}, from step "
-            f"{weights.get('start')}); BN statistics recomputed for it ({bn.get('batches')} "
-            f"batches of {bn.get('batch_size')})")
-
-
 def check_name(name, where="catalog"):
     """A model name must not read as a path or URL: no '/' or '~' at the start, no '.' or '..'
     component, no scheme (no ':' at all), no backslash or control characters. Otherwise a catalog
@@ -261,6 +211,17 @@ def _default_metadata():
             print(f"ganhub: warning: ignoring the default model's metadata {path}: {exc}",
                   file=sys.stderr)
         return {}
+
+
+def module_entry(name, handle, sha256, size, metadata=None):
+    """The catalog entry of a packaged ganhub module (the one mapping from module metadata to a
+    catalog entry: `ganhub serve` and `ganhub study publish` both use it)."""
+    entry = {"name": name, "handle": handle, "sha256": sha256, "size": size, "integrity": "pinned",
+             "format": "saved_model", "signature": settings.SIGNATURE_KEY,
+             "input_key": settings.INPUT_KEY, "output_key": settings.OUTPUT_KEY}
+    if metadata:
+        entry.update(metadata_to_entry(metadata))
+    return entry
 
 
 def metadata_to_entry(meta):

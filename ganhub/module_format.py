@@ -93,3 +93,13 @@ def read_metadata(module_dir):
         raise InvalidModuleError(f"{path} is larger than {MAX_METADATA_BYTES} bytes; "
                                  f"re-export the module")
     return validate(metadata, str(path), complete=False)
+
+
+# A module is a SavedModel directory (its archive: the directory's contents at the root, as
+# tensorflow_hub's compressed format expects; written by ganhub.export.package.pack).
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+def is_saved_model_dir(path):
+    path = Path(path)
+    return path.is_dir() and any((path / name).is_file() for name in SAVED_MODEL_FILES)

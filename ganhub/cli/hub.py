@@ -61,7 +61,7 @@ def _port(text):
 
 
 def _penalty(entry):
-    from ganhub.catalog import format_penalty
+    from ganhub.describe import format_penalty
     return format_penalty(entry.get("penalty"))
 
 
@@ -113,7 +113,7 @@ def _training(training):
 
 
 def cmd_info(args):
-    from ganhub import catalog
+    from ganhub import catalog, describe
     entry = catalog.get_entry(args.name)
     cached = _cached_sha(entry)
     if args.json:
@@ -125,12 +125,12 @@ def cmd_info(args):
         ("name", entry["name"]), ("catalog", entry.get("catalog")), ("handle", entry["handle"]),
         ("format", entry.get("format")),
         ("signature", f"{entry.get('signature')} ({entry.get('input_key')} -> {entry.get('output_key')})"),
-        ("z", catalog.format_z(z) if z else None),
+        ("z", describe.format_z(z) if z else None),
         ("image shape", entry.get("image_shape")), ("dataset", entry.get("dataset")),
         ("architecture", entry.get("architecture")), ("loss", entry.get("loss")),
         ("normalization", entry.get("normalization")), ("penalty", _penalty(entry)),
         ("training", _training(entry.get("training"))),
-        ("weights", catalog.describe_weights((entry.get("training") or {}).get("generator_weights"))),
+        ("weights", describe.describe_weights((entry.get("training") or {}).get("generator_weights"))),
     ]
     integrity = entry.get("integrity")
     if integrity == "pinned":
@@ -145,7 +145,7 @@ def cmd_info(args):
                     "in this copy of ganhub") if integrity == "packaged" else "no")))
     for key, score in (entry.get("scores") or {}).items():
         if isinstance(score, dict):
-            from ganhub.metrics.evaluation import summarize_protocol
+            from ganhub.describe import summarize_protocol
             value = score.get("value")
             value = f"{value:.6g}" if isinstance(value, (int, float)) else str(value)
             if isinstance(score.get("std"), (int, float)):

@@ -1,14 +1,13 @@
-"""Module archives: safe extraction of a .tar.gz and packing a SavedModel directory into one.
+"""Module archives: safe extraction of a downloaded .tar.gz.
 
 The archive layout is the one tensorflow_hub's compressed format expects: the SavedModel directory's
 contents (saved_model.pb, variables/, assets/) at the archive root. Extraction checks every member
 and the stream's checksum before writing anything; it accepts only plain files and folders (no
 links of any kind, devices or FIFOs), refuses absolute paths and ``..``, paths through a member
 that is not a folder, more than ``MAX_MEMBERS`` members, and archives whose expanded size exceeds
-``settings.max_extract_bytes()``. Packing is reproducible (see ``pack``).
+``settings.max_extract_bytes()``. Packing (ganhub.export.package.pack) is the other direction.
 """
 import errno
-import gzip
 import os
 import tarfile
 import zlib
@@ -16,14 +15,7 @@ from pathlib import Path
 
 from ganhub import fileio, settings
 from ganhub.errors import GanhubError, InvalidModuleError
-
-SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
-
-
-def is_saved_model_dir(path):
-    path = Path(path)
-    return path.is_dir() and any((path / name).is_file() for name in SAVED_MODEL_FILES)
-
+from ganhub.module_format import is_saved_model_dir
 
 def find_saved_model_root(directory):
     """The SavedModel root inside an extracted archive: the top, or its single sub-directory."""
@@ -219,69 +211,3 @@ def _is_storage_problem(exc):
 def _reason(exc):
     text = str(exc) or type(exc).__name__
     return text if len(text) < 200 else text[:200] + "..."
-
-
-def _tarinfo(name, *, size=0, directory=False):
-    """A member header with nothing from the machine that packed it: mtime 0, owner 0/0 with no
-    names, fixed permissions."""
-    info = tarfile.TarInfo(name)
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    if directory:
-        info.type = tarfile.DIRTYPE
-        info.mode = 0o755
-    else:
-        info.size = size
-        info.mode = 0o644
-    return info
-
-
-def _walk_sorted(root):
-    """(relative posix path, path, is_dir) for everything below ``root`` in a fixed order; a
-    symlink anywhere is refused (an archive of it would not extract, and it may point anywhere)."""
-    items = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                raise InvalidModuleError(f"{path} is a symbolic link; a module folder to pack must "
-                                         f"hold only plain files and folders")
-            if not (path.is_dir() or path.is_file()):
-                raise InvalidModuleError(f"{path} is neither a file nor a folder; cannot pack it")
-        items.extend((Path(dirpath) / n).relative_to(root).as_posix() for n in dirnames + filenames)
-    return sorted(items)
-
-
-def pack(saved_model_dir, archive_path):
-    """Write ``archive_path`` (.tar.gz, members at the root) and ``archive_path.sha256``; return
-    the sha256.
-
-    Reproducible: the same folder contents always give the same bytes (sorted members, mtime 0,
-    owner 0/0 without names, fixed modes, a gzip header with mtime 0 and no file name).
-    """
-    saved_model_dir = Path(saved_model_dir)
-    if not is_saved_model_dir(saved_model_dir):
-        raise InvalidModuleError(f"{saved_model_dir} is not a SavedModel directory (no saved_model.pb)")
-    archive_path = Path(archive_path)
-    names = _walk_sorted(saved_model_dir)
-    tmp = archive_path.with_name(f".{archive_path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as raw, \
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for rel in names:
-                path = saved_model_dir / rel
-                if path.is_dir():
-                    tar.addfile(_tarinfo(rel, directory=True))
-                else:
-                    with open(path, "rb") as fh:
-                        size = os.fstat(fh.fileno()).st_size
-                        tar.addfile(_tarinfo(rel, size=size), fh)
-        digest = fileio.sha256_file(tmp)
-        os.replace(tmp, archive_path)
-    except BaseException:  # an error or Ctrl-C: leave no half-written temp file behind
-        tmp.unlink(missing_ok=True)
-        raise
-    fileio.write_text_atomic(f"{archive_path}.sha256", f"{digest}  {archive_path.name}\n")
-    return digest

@@ -20,7 +20,7 @@ import shutil
 import time
 import uuid
 
-from ganhub import fileio, settings
+from ganhub import fileio, module_format, settings
 from ganhub.errors import InvalidModuleError
 from ganhub.hub import archive
 from ganhub.hub.lock import FileLock
@@ -266,7 +266,7 @@ def verify_entry(sha256):
     if manifest is None:
         return ["manifest.json missing or unreadable"]
     module = entry / MODULE
-    if not archive.is_saved_model_dir(module):
+    if not module_format.is_saved_model_dir(module):
         return ["module/saved_model.pb missing"]
     problems = []
     recorded = manifest.get("files", {})

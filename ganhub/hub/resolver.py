@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
-from ganhub import catalog, fileio, settings
+from ganhub import catalog, fileio, module_format, settings
 from ganhub.errors import InvalidModuleError, OfflineError, UnknownModelError, UntrustedModuleError
-from ganhub.hub import archive, cache
+from ganhub.hub import cache
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 # Hosts that serve TF Hub modules and need the compressed-format query to send a tarball.
@@ -103,7 +103,7 @@ def _resolve_entry(entry, *, offline, trust):
     if handle.startswith("ganhub:"):
         rel = handle[len("ganhub:"):]
         path = settings.DEFAULT_MODEL_DIR if rel == "models/default" else settings.PACKAGE_DIR / rel
-        if not archive.is_saved_model_dir(path):
+        if not module_format.is_saved_model_dir(path):
             raise UnknownModelError(
                 f"model {entry['name']!r} is in the catalog but is not installed with this copy of "
                 f"ganhub (nothing at {path}); run `ganhub list` to see the other models")
@@ -122,7 +122,7 @@ def _resolve_entry(entry, *, offline, trust):
 
 def _resolve_local(path, *, entry, offline, trust, expected_sha256=None):
     if path.is_dir():
-        if not archive.is_saved_model_dir(path):
+        if not module_format.is_saved_model_dir(path):
             raise InvalidModuleError(f"{path} is a directory but not a SavedModel (no saved_model.pb)")
         if not trust:
             from ganhub.hub import scan

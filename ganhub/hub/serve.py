@@ -26,8 +26,9 @@ import threading
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
-from ganhub import catalog, fileio, module_format, settings
+from ganhub import catalog, describe, fileio, module_format, settings
 from ganhub.errors import GanhubError, InvalidModuleError
+from ganhub.export import package
 from ganhub.hub import archive
 
 SAMPLE_COUNT = settings.SERVE_SAMPLE_COUNT  # images in a sample grid
@@ -52,13 +53,9 @@ class ServedModel:
 
     def entry(self, base_url):
         quoted = quote(self.name)  # a file name may hold spaces, '#', '?', '%': keep URLs intact
-        entry = {"name": self.name, "handle": f"{base_url}/{quoted}.tar.gz",
-                 "sha256": self.sha256, "size": self.size, "integrity": "pinned",
-                 "format": "saved_model", "signature": settings.SIGNATURE_KEY,
-                 "input_key": settings.INPUT_KEY, "output_key": settings.OUTPUT_KEY,
-                 "samples": f"{base_url}/samples/{quoted}.png"}
-        if self.metadata:
-            entry.update(catalog.metadata_to_entry(self.metadata))
+        entry = catalog.module_entry(self.name, f"{base_url}/{quoted}.tar.gz", self.sha256,
+                                     self.size, self.metadata)
+        entry["samples"] = f"{base_url}/samples/{quoted}.png"
         return entry
 
     def samples(self, tmp_root, enabled):
@@ -220,11 +217,11 @@ def collect(directory, workdir, skipped=None):
                           f"serving the archive's real sha256", file=sys.stderr)
             models[name] = served
     for path in entries:
-        if archive.is_saved_model_dir(path) and path.name not in models:
+        if module_format.is_saved_model_dir(path) and path.name not in models:
             packed = Path(workdir) / "packed" / f"{path.name}.tar.gz"
             packed.parent.mkdir(parents=True, exist_ok=True)
             try:
-                archive.pack(path, packed)
+                package.pack(path, packed)
                 models[path.name] = ServedModel(path.name, packed, png(path.name))
             except (GanhubError, OSError) as exc:
                 packed.unlink(missing_ok=True)
@@ -373,10 +370,10 @@ def _card(model, base):
     values = {
         "dataset": entry.get("dataset"), "architecture": entry.get("architecture"),
         "loss": entry.get("loss"), "D normalization": entry.get("normalization"),
-        "penalty": catalog.format_penalty(entry["penalty"]) if entry.get("penalty") else None,
-        "z": catalog.format_z(entry["z"]) if entry.get("z") else None,
+        "penalty": describe.format_penalty(entry["penalty"]) if entry.get("penalty") else None,
+        "z": describe.format_z(entry["z"]) if entry.get("z") else None,
         "images": "×".join(str(d) for d in shape) if isinstance(shape, (list, tuple)) else shape,
-        "weights": catalog.describe_weights((entry.get("training") or {}).get("generator_weights")),
+        "weights": describe.describe_weights((entry.get("training") or {}).get("generator_weights")),
         "created": str(entry["created"])[:10] if entry.get("created") else None,
         "size": _human_size(model.size),
     }

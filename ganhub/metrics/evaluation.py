@@ -181,25 +181,6 @@ def protocol_differences(reported, measured):
     return out
 
 
-def summarize_protocol(protocol):
-    """One line for a score's protocol: a ganhub evaluation's dict, or a catalog's free text."""
-    if not isinstance(protocol, dict):
-        return str(protocol) if protocol else "protocol not given"
-    parts = [f"{protocol.get('num_samples', '?')} generated"]
-    ref = protocol.get("reference") or {}
-    if ref:
-        words = (ref.get("num_samples", "?"), ref.get("dataset", "?"), ref.get("split"), "images")
-        parts[0] += " vs " + " ".join(str(w) for w in words if w)
-    if "extractor_id" in protocol:
-        parts.append(f"{protocol['extractor_id']} ({str(protocol.get('extractor_sha256', ''))[:12]})")
-    if "resize" in protocol:
-        parts.append(f"resize {protocol['resize']}")
-    parts.append(f"seed {protocol.get('seed', '?')}")
-    if "kid_blocks" in protocol:
-        parts.append(f"KID blocks {protocol['kid_blocks']}")
-    return ", ".join(parts)
-
-
 def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=None, seed=None,
              extractor=None, resize=None, kid_blocks=None, is_splits=1, batch_size=None,
              progress=None):

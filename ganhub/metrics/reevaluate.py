@@ -90,7 +90,8 @@ def _reported(entry):
 
 
 def _differences(reported_protocols, measured):
-    from ganhub.metrics.evaluation import protocol_differences, summarize_protocol
+    from ganhub.describe import summarize_protocol
+    from ganhub.metrics.evaluation import protocol_differences
     notes = []
     for metric, protocol in reported_protocols.items():
         if isinstance(protocol, dict):

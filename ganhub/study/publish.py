@@ -22,7 +22,8 @@ def entry_name(study, label):
 
 def publish(url, name, out_dir):
     """Returns the catalog dict written to ``out_dir``/catalog.json."""
-    from ganhub.export.package import catalog_entry, model_card, package
+    from ganhub.catalog import module_entry
+    from ganhub.export.package import model_card, package
     spec, labels, workdir, records = collect(url, name)
     out = Path(out_dir)
     chosen = []
@@ -44,13 +45,9 @@ def publish(url, name, out_dir):
     for label, b, module, meta in chosen:
         stem = entry_name(name, label)
         archive, sha256, size = package(module, out / f"{stem}.tar.gz")
-        entry = catalog_entry(meta, f"{stem}.tar.gz", sha256, size)
-        entry.update(name=stem, integrity="pinned",
-                     description=f"study {name}: best of variant {label} (trial {b.number}, "
-                                 f"{spec['scoring']['metric']} {b.value:.4g})")
-        entry["signature"] = meta["signature"].get("key", "serving_default")
-        entry["input_key"], entry["output_key"] = meta["signature"].get("input"), meta["signature"].get("output")
-        entry["normalization"] = meta["normalization"].get("discriminator")
+        entry = module_entry(stem, f"{stem}.tar.gz", sha256, size, meta)
+        entry["description"] = (f"study {name}: best of variant {label} (trial {b.number}, "
+                                f"{spec['scoring']['metric']} {b.value:.4g})")
         entries.append(entry)
         write_text_atomic(out / f"{stem}.md", model_card(meta, handle=archive.resolve()))
     catalog = {"catalog_version": 1, "name": name,

@@ -154,7 +154,7 @@ def write_report(url, name, out_dir, n_boot=1000):
              f"({spec['scoring']['num_samples']} samples, reference "
              f"{spec['scoring']['reference'] or spec['scoring']['scorer']}), min over checkpoints "
              f"(NaN scores 31337).", "",
-             f"## Best model per variant", "",
+             "## Best model per variant", "",
              f"| variant | trial | {M} | " + "".join(f"{m.upper()} | " for m in also)
              + f"median {M} over seeds (n) | setting | module |",
              "|---|---|---|" + "---|" * len(also) + "---|---|---|"]

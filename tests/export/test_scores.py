@@ -63,7 +63,8 @@ def test_unreadable_evaluation_files_are_clear_errors(tmp_path, content, message
 
 
 def test_scores_keep_value_std_and_protocol_and_refuse_non_finite_values():
-    protocol = {"num_samples": 10, "generator": {"training_steps": 7, "training_config": {"a": 1}}}
+    protocol = {"num_samples": 10, "metrics": ["fid", "kid"],
+                "generator": {"training_steps": 7, "training_config": {"a": 1}}}
     metadata = {"training": {"steps": 7, "config": {"a": 1}}}
     scores = scores_from_evaluation({"fid": 12.0, "kid": 0.01, "kid_std": 0.002, "protocol": protocol},
                                     metadata)
@@ -78,5 +79,7 @@ def test_scores_keep_value_std_and_protocol_and_refuse_non_finite_values():
         scores_from_evaluation({"fid": float("nan"), "protocol": protocol})
     with pytest.raises(BadInputError, match="none of"):
         scores_from_evaluation({"protocol": protocol})
+    with pytest.raises(BadInputError, match="which metrics it measured"):
+        scores_from_evaluation({"fid": 1.0, "protocol": {"num_samples": 10}})
     with pytest.raises(BadInputError, match="which weights"):
         scores_from_evaluation({"fid": 1.0, "protocol": {"num_samples": 10}}, metadata)

@@ -175,7 +175,8 @@ def test_scores_of_the_raw_weights_are_refused_for_the_ema_export(tmp_path):
 
     def evaluation(meta):
         scored = SimpleNamespace(name="x", metadata=meta)
-        return {"fid": 3.0, "protocol": {"num_samples": 8, "generator": generator_identity(scored)}}
+        return {"fid": 3.0, "protocol": {"num_samples": 8, "metrics": ["fid"],
+                                         "generator": generator_identity(scored)}}
 
     assert scores_from_evaluation(evaluation(ema_meta), ema_meta)["fid"]["value"] == 3.0
     assert scores_from_evaluation(evaluation(raw_meta), raw_meta)["fid"]["value"] == 3.0

@@ -6,7 +6,7 @@ import stat
 import numpy as np
 
 import ganhub
-from ganhub import catalog
+from ganhub import catalog, describe
 from ganhub.cli import main
 
 
@@ -85,7 +85,7 @@ def test_the_package_exports_no_module_it_merely_uses():
 def test_z_and_penalty_read_the_same_in_info_list_and_the_model_card(exported, capsys):
     name = "compare_gan/model_15_cifar10_resnet_cifar"
     entry = catalog.get_entry(name)
-    penalty, z = catalog.format_penalty(entry["penalty"]), catalog.format_z(entry["z"])
+    penalty, z = describe.format_penalty(entry["penalty"]), describe.format_z(entry["z"])
     assert (penalty, z) == ("wgan_gp (λ=1)", "128-d uniform(-1, 1), batch of exactly 64")
     assert main(["info", name]) == 0
     info = capsys.readouterr().out
@@ -95,6 +95,6 @@ def test_z_and_penalty_read_the_same_in_info_list_and_the_model_card(exported, c
     assert penalty in capsys.readouterr().out
     meta = exported["metadata"]
     card = exported["path"].with_name(exported["path"].name + ".md").read_text()
-    assert f"- z: {catalog.format_z({'dim': meta['z_dim'], 'distribution': meta['z_distribution']})}" in card
+    assert f"- z: {describe.format_z({'dim': meta['z_dim'], 'distribution': meta['z_distribution']})}" in card
     assert "16-d uniform(-1, 1)" in card
-    assert f"penalty {catalog.format_penalty(meta['penalty'])}," in card
+    assert f"penalty {describe.format_penalty(meta['penalty'])}," in card

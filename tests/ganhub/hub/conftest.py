@@ -89,24 +89,24 @@ def build_tf1_hub_module(path, *, batch=64, z_dim=128, hw=8):
 @pytest.fixture(scope="session")
 def modules(tmp_path_factory):
     """Every fixture module and its archive, built once per session."""
-    from ganhub.hub import archive
+    from ganhub.export import package
 
     base = tmp_path_factory.mktemp("modules")
     made = {}
     made["tiny_dir"] = build_tf2_module(base / "tiny")
     made["tiny_tgz"] = base / "tiny.tar.gz"
-    made["tiny_sha"] = archive.pack(made["tiny_dir"], made["tiny_tgz"])
+    made["tiny_sha"] = package.pack(made["tiny_dir"], made["tiny_tgz"])
     # about 600 kB of incompressible weights: big enough to kill a download half way
     made["big_dir"] = build_tf2_module(base / "big", name="big", hidden=18000, seed=1)
     made["big_tgz"] = base / "big.tar.gz"
-    made["big_sha"] = archive.pack(made["big_dir"], made["big_tgz"])
+    made["big_sha"] = package.pack(made["big_dir"], made["big_tgz"])
     made["evil_sentinel"] = base / "written-by-evil"
     made["evil_dir"] = build_tf2_module(base / "evil", name="evil", write_file=made["evil_sentinel"])
     made["evil_tgz"] = base / "evil.tar.gz"
-    made["evil_sha"] = archive.pack(made["evil_dir"], made["evil_tgz"])
+    made["evil_sha"] = package.pack(made["evil_dir"], made["evil_tgz"])
     made["tf1_dir"] = build_tf1_hub_module(base / "tf1")
     made["tf1_tgz"] = base / "tf1.tar.gz"
-    made["tf1_sha"] = archive.pack(made["tf1_dir"], made["tf1_tgz"])
+    made["tf1_sha"] = package.pack(made["tf1_dir"], made["tf1_tgz"])
     return made
 
 

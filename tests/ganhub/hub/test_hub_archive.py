@@ -7,6 +7,7 @@ import pytest
 
 from ganhub import fileio
 from ganhub.errors import InvalidModuleError
+from ganhub.export import package
 from ganhub.hub import archive
 from ganhub.hub.resolver import resolve
 
@@ -113,7 +114,7 @@ def test_pack_leaves_no_temp_file_when_the_tar_step_fails(tmp_path, monkeypatch,
 
     monkeypatch.setattr(tarfile.TarFile, "addfile", fail)
     with pytest.raises(type(error)):
-        archive.pack(module, out / "m.tar.gz")
+        package.pack(module, out / "m.tar.gz")
     assert list(out.iterdir()) == []
 
 
@@ -124,7 +125,7 @@ def test_pack_replaces_the_sidecar_instead_of_rewriting_it(tmp_path, monkeypatch
     sidecar = out / "m.tar.gz.sha256"
     sidecar.write_text("old  m.tar.gz\n")
     with open(sidecar) as reader:  # e.g. `ganhub serve` reading it: never a truncated file
-        digest = archive.pack(module, out / "m.tar.gz")
+        digest = package.pack(module, out / "m.tar.gz")
         assert reader.read() == "old  m.tar.gz\n"
     assert sidecar.read_text().split() == [digest, "m.tar.gz"]
     assert sorted(p.name for p in out.iterdir()) == ["m.tar.gz", "m.tar.gz.sha256"]
@@ -138,6 +139,6 @@ def test_pack_replaces_the_sidecar_instead_of_rewriting_it(tmp_path, monkeypatch
 
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(OSError, match="No space"):
-        archive.pack(module, out / "m.tar.gz")
+        package.pack(module, out / "m.tar.gz")
     assert sidecar.read_text().split() == [digest, "m.tar.gz"]
     assert sorted(p.name for p in out.iterdir()) == ["m.tar.gz", "m.tar.gz.sha256"]

@@ -1,7 +1,6 @@
 """One-line CLI errors instead of tracebacks: crafted reference .npz files, over-long file names,
 a full disk; a generator whose output is NaN is an error, not black images."""
 import errno
-import json
 import struct
 import time
 import zipfile

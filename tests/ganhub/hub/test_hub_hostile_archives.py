@@ -11,6 +11,7 @@ import time
 import pytest
 
 from ganhub.errors import CacheError, InvalidModuleError
+from ganhub.export import package
 from ganhub.hub import archive
 from ganhub.hub import cache as hub_cache
 from ganhub.hub.resolver import resolve
@@ -214,14 +215,14 @@ def _stand_in(path):
 
 def test_pack_is_reproducible(tmp_path):
     first = _stand_in(tmp_path / "a")
-    sha1 = archive.pack(first, tmp_path / "a.tar.gz")
+    sha1 = package.pack(first, tmp_path / "a.tar.gz")
     # a copy made later, with other mtimes and permissions, packed to another file name
     time.sleep(1.1)
     second = tmp_path / "elsewhere" / "b"
     shutil.copytree(first, second)
     os.utime(second / "saved_model.pb", (1e9, 1e9))
     os.chmod(second / "assets" / "ganhub.json", 0o600)
-    sha2 = archive.pack(second, tmp_path / "other-name.tar.gz")
+    sha2 = package.pack(second, tmp_path / "other-name.tar.gz")
     assert sha1 == sha2
     assert (tmp_path / "a.tar.gz").read_bytes() == (tmp_path / "other-name.tar.gz").read_bytes()
     raw = (tmp_path / "a.tar.gz").read_bytes()
@@ -245,5 +246,5 @@ def test_pack_refuses_a_symlink_in_the_module(tmp_path):
     module = _stand_in(tmp_path / "m")
     (module / "assets" / "secret").symlink_to("/etc/hostname")
     with pytest.raises(InvalidModuleError, match="symbolic link"):
-        archive.pack(module, tmp_path / "m.tar.gz")
+        package.pack(module, tmp_path / "m.tar.gz")
     assert not (tmp_path / "m.tar.gz").exists()

@@ -13,7 +13,7 @@ import requests
 
 from ganhub import catalog
 from ganhub.cli import main
-from ganhub.hub import archive
+from ganhub.export import package
 from ganhub.hub.resolver import resolve
 from ganhub.hub.serve import Hub
 
@@ -52,7 +52,7 @@ def test_a_module_with_bad_metadata_is_skipped_and_reported(modules, tmp_path, s
     shutil.copy(modules["tiny_tgz"], served / "tiny.tar.gz")
     good_meta = json.loads((modules["tiny_dir"] / "assets" / "ganhub.json").read_text())
     bad = _with_metadata(modules, tmp_path, "bad", dict(good_meta, scores=[1, 2]))
-    archive.pack(bad, served / "bad.tar.gz")
+    package.pack(bad, served / "bad.tar.gz")
     shutil.copytree(_with_metadata(modules, tmp_path, "worse", "not an object"), served / "worse")
     hub = started(served)
     assert sorted(hub.models) == ["tiny"]

@@ -232,14 +232,15 @@ def test_a_cached_verdict_of_the_old_blocklist_is_not_trusted(cache, modules, cr
     """scan.json written by the blocklist said [] for modules the allowlist refuses."""
     import json
 
-    from ganhub.hub import archive
+    from ganhub.export import package
+
     from ganhub.hub import cache as hub_cache
 
     directory, proto = crafted()
     _inject(_function(proto, "__call__").node_def, "SaveV2")
     _save(proto, directory)
     packed = directory.with_suffix(".tar.gz")
-    sha = archive.pack(directory, packed)
+    sha = package.pack(directory, packed)
     with pytest.raises(UntrustedModuleError):
         resolve(packed)
     (hub_cache.entry_dir(sha) / "scan.json").write_text(json.dumps({"untrusted_ops": []}))

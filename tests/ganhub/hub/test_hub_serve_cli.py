@@ -9,12 +9,12 @@ import tempfile
 import pytest
 
 from ganhub.cli import main
-from ganhub.hub import archive
+from ganhub.export import package
 from ganhub.hub import serve as hub_serve
 
 
 def _stand_in_module(path, name):
-    """A directory archive.is_saved_model_dir accepts, with a metadata asset; never loaded."""
+    """A directory module_format.is_saved_model_dir accepts, with a metadata asset; never loaded."""
     (path / "assets").mkdir(parents=True)
     (path / "saved_model.pb").write_bytes(b"\x00")
     (path / "assets" / "ganhub.json").write_text(json.dumps({"name": name}), encoding="utf-8")
@@ -26,7 +26,7 @@ def served(tmp_path):
     """A directory with one archive and one bare SavedModel directory."""
     root = tmp_path / "served"
     root.mkdir()
-    archive.pack(_stand_in_module(tmp_path / "packed", "packed"), root / "packed.tar.gz")
+    package.pack(_stand_in_module(tmp_path / "packed", "packed"), root / "packed.tar.gz")
     _stand_in_module(root / "bare", "bare")
     return root
 

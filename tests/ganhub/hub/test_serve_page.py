@@ -12,7 +12,7 @@ import pytest
 import requests
 from PIL import Image
 
-from ganhub import catalog, settings
+from ganhub import describe, settings
 from ganhub.cli import main
 from ganhub.hub.serve import Hub, format_score
 
@@ -109,7 +109,7 @@ def test_page_formats_scores_protocol_z_and_penalty(page_hub):
     assert "features: fid_inception_offline (sha256 7ff4a85c3a63…)" in text
     assert "scored: EMA weights at step 50,000" in text
     # z and penalty as info, list and the model card write them
-    assert catalog.format_z({"dim": 8, "distribution": {"name": "uniform", "low": -1.0, "high": 1.0},
+    assert describe.format_z({"dim": 8, "distribution": {"name": "uniform", "low": -1.0, "high": 1.0},
                              "batch_size": None}) in text
     assert "8-d uniform(-1, 1), any batch size" in text and "wgan_gp (λ=10)" in text
     assert "99.00" in text  # the tiny module's score, to its two decimals

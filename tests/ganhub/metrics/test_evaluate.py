@@ -182,7 +182,7 @@ def test_protocol_differences_name_each_field_that_changes_a_score():
 
 
 def test_summarize_protocol():
-    from ganhub.metrics.evaluation import summarize_protocol
+    from ganhub.describe import summarize_protocol
     protocol = {"num_samples": 10000, "seed": 0, "extractor_id": "fid_inception_offline",
                 "extractor_sha256": "7ff4a85c3a6378f0dfc8", "resize": "legacy", "kid_blocks": 10,
                 "reference": {"dataset": "fashion_mnist_32", "split": "test", "num_samples": 10000}}

@@ -33,12 +33,12 @@ def _build_tf1_hub_module(path):
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
-    from ganhub.hub import archive
+    from ganhub.export import package
 
     base = tmp_path_factory.mktemp("published")
     module_dir = _build_tf1_hub_module(base / "tf1")
     tgz = base / "tiny_compare_gan.tar.gz"
-    sha = archive.pack(module_dir, tgz)
+    sha = package.pack(module_dir, tgz)
     return {"dir": module_dir, "tgz": tgz, "sha256": sha}
 
 

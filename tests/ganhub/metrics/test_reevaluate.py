@@ -38,7 +38,7 @@ def _hub_conftest():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, tiny_extractor_dir):
     """`ganhub serve` of a folder with two TF1 module archives and one reference .npz."""
-    from ganhub.hub import archive
+    from ganhub.export import package
     from ganhub.hub.serve import Hub
 
     build = _hub_conftest().build_tf1_hub_module
@@ -47,7 +47,7 @@ def served(tmp_path_factory, tiny_extractor_dir):
     folder.mkdir()
     for name, (_, z_dim) in MODULES.items():
         stem = name.split("/")[1]
-        archive.pack(build(base / stem, z_dim=z_dim), folder / f"{stem}.tar.gz")
+        package.pack(build(base / stem, z_dim=z_dim), folder / f"{stem}.tar.gz")
     real = np.random.default_rng(11).integers(0, 256, size=(N, 8, 8, 3), dtype=np.uint8)
     extractor = load_extractor(str(tiny_extractor_dir))
     compute_reference(real, extractor, "legacy", dataset="cifar10", split="test").save(

@@ -1,0 +1,72 @@
+"""How module metadata reads as text: the same phrase for z, the penalty, the generator weights
+and a score's protocol in `ganhub info`, `ganhub list`, the served page, evaluation notes and model
+cards (core: the exporter and every reader use it)."""
+
+
+def _number(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_z(z):
+    """One phrase for an entry's ``z`` {dim, distribution, batch_size}, the same in `ganhub info`,
+    `ganhub list`, the served page and the model card: '128-d uniform(-1, 1), any batch size'."""
+    if not isinstance(z, dict) or not z:
+        return "-"
+    dist = z.get("distribution")
+    if isinstance(dist, dict):
+        name = dist.get("name", "uniform")
+        if name == "uniform":
+            args = (dist.get("low", -1.0), dist.get("high", 1.0))
+        elif name == "normal":
+            args = (dist.get("mean", 0.0), dist.get("stddev", 1.0))
+        else:
+            args = tuple(v for k, v in sorted(dist.items()) if k != "name")
+        dist = f"{name}({', '.join(_number(a) for a in args)})"
+    text = f"{z.get('dim', '?')}-d {dist or 'uniform(-1, 1)'}"
+    batch = z.get("batch_size")
+    return text + (f", batch of exactly {batch}" if batch else ", any batch size")
+
+
+def format_penalty(penalty):
+    """'none', or 'wgan_gp (λ=10)', for a penalty {type, lambda} or a bare type string."""
+    if isinstance(penalty, dict):
+        kind, lam = penalty.get("type") or "?", penalty.get("lambda")
+    else:
+        kind, lam = penalty, None
+    if kind is None:
+        return "-"
+    if kind == "none" or lam is None:
+        return str(kind)
+    return f"{kind} (λ={_number(float(lam))})"
+
+
+def describe_weights(weights):
+    """One line on which generator weights a module holds (metadata training.generator_weights);
+    None when the metadata does not say (modules exported before ganhub recorded it)."""
+    if not isinstance(weights, dict):
+        return None
+    if weights.get("kind") != "ema":
+        return "G as trained (no weight averaging; BN moving averages from training)"
+    bn = weights.get("bn_statistics") or {}
+    return (f"exponential moving average of G (decay {weights.get('decay')}, from step "
+            f"{weights.get('start')}); BN statistics recomputed for it ({bn.get('batches')} "
+            f"batches of {bn.get('batch_size')})")
+
+
+def summarize_protocol(protocol):
+    """One line for a score's protocol: a ganhub evaluation's dict, or a catalog's free text."""
+    if not isinstance(protocol, dict):
+        return str(protocol) if protocol else "protocol not given"
+    parts = [f"{protocol.get('num_samples', '?')} generated"]
+    ref = protocol.get("reference") or {}
+    if ref:
+        words = (ref.get("num_samples", "?"), ref.get("dataset", "?"), ref.get("split"), "images")
+        parts[0] += " vs " + " ".join(str(w) for w in words if w)
+    if "extractor_id" in protocol:
+        parts.append(f"{protocol['extractor_id']} ({str(protocol.get('extractor_sha256', ''))[:12]})")
+    if "resize" in protocol:
+        parts.append(f"resize {protocol['resize']}")
+    parts.append(f"seed {protocol.get('seed', '?')}")
+    if "kid_blocks" in protocol:
+        parts.append(f"KID blocks {protocol['kid_blocks']}")
+    return ", ".join(parts)
