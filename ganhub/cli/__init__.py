@@ -45,13 +45,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"ganhub.cli.{name}")
-        except ModuleNotFoundError as exc:  # an area not built yet
-            if exc.name != f"ganhub.cli.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"ganhub.cli.{name}").register(sub)
     return parser
 
 

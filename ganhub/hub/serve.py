@@ -138,29 +138,14 @@ def _render_samples(archive_path, workdir, extract_only=False):
     scan.check(module)  # rendering runs the graph: refuse the same modules resolve() refuses
     if extract_only:
         return None
-    try:
-        from ganhub.generator import from_path
-        batch = from_path(module).sample(SAMPLE_COUNT, seed=settings.SAMPLE_SEED)
-    except ImportError:
-        batch = _sample_directly(module)
-    batch = np.asarray(batch)
-    if batch.dtype != np.uint8:  # Generator.sample is uint8 already; the direct path gives [0, 1]
-        batch = ganhub_images.to_uint8(batch)
+    from ganhub.generator import from_path
+    batch = np.asarray(from_path(module).sample(SAMPLE_COUNT, seed=settings.SAMPLE_SEED))  # uint8
     grid = ganhub_images.make_grid(batch)
     if grid.shape[-1] == 1:
         grid = grid[..., 0]
     out = io.BytesIO()
     Image.fromarray(grid).save(out, format="PNG")
     return out.getvalue()
-
-
-def _sample_directly(module):
-    import tensorflow as tf
-    loaded = tf.saved_model.load(str(module))
-    fn = loaded.signatures[settings.SIGNATURE_KEY]
-    z_dim = fn.structured_input_signature[1][settings.INPUT_KEY].shape[-1]
-    z = tf.random.stateless_normal([SAMPLE_COUNT, z_dim], seed=[settings.SAMPLE_SEED, 0])
-    return fn(**{settings.INPUT_KEY: z})[settings.OUTPUT_KEY].numpy()
 
 
 def _inside(path, root):

@@ -1,6 +1,5 @@
 """`ganhub serve`: archives, index.json and the HTML page (rendered in headless Chromium)."""
 import html.parser
-import os
 import shutil
 import subprocess
 import threading
@@ -43,15 +42,9 @@ def _find_chromium():
 
 @pytest.fixture(scope="session")
 def chromium():
-    """Debian's chromium; installed here with apt-get when missing and we are root (a fresh CI
-    machine), as issue 5 asks. Never skipped: without a browser the test fails and says why."""
+    """Debian's chromium, which scripts/setup-tests.sh installs. Never skipped: without a browser
+    the test fails and says why."""
     path = _find_chromium()
-    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-                       env=env, capture_output=True, timeout=900)
-        path = _find_chromium()
     assert path, ("headless Chromium is required for this test: run `apt-get install -y chromium` "
                   "(as root) before `python -m pytest`")
     return path
