@@ -50,3 +50,51 @@ class CacheError(GanhubError, OSError):
 
 class CatalogError(GanhubError, ValueError):
     """A catalog file or entry (or a module's metadata read as one) is malformed."""
+
+
+class MetricInputError(BadInputError):
+    """Arrays given to a metric have the wrong shape, dtype, range or contain NaN/inf."""
+
+
+class MetricUnavailableError(GanhubError, ValueError):
+    """The chosen extractor cannot produce what a metric needs (e.g. IS without logits)."""
+
+
+class ExtractorError(GanhubError, ValueError):
+    """A handle names no extractor, or a SavedModel does not map images to features."""
+
+
+class WeightsError(GanhubError, ValueError):
+    """The Inception weights file is missing, corrupt or not the expected archive."""
+
+
+class ReferenceFileError(GanhubError, ValueError):
+    """A reference-statistics file is missing, truncated or not in ganhub's format."""
+
+
+class DataSourceError(GanhubError, ValueError):
+    """Images for reference statistics cannot be read from the given source."""
+
+
+class ReferenceEntryError(GanhubError, ValueError):
+    """A catalog reference entry is malformed, or its file disagrees with it."""
+
+
+class ServeError(GanhubError, OSError):
+    """The server cannot listen on the given address (port taken, invalid, or not permitted)."""
+
+
+class StudyError(GanhubError):
+    """A study does not exist, already exists, or its storage cannot be reached."""
+
+
+class DataError(GanhubError, ValueError):
+    """A data file is missing or malformed."""
+
+
+class RecordIndexError(GanhubError, ValueError):
+    """A TFRecord file's index cannot be built (a truncated or corrupt record)."""
+
+
+class TrainingDivergedError(GanhubError, FloatingPointError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""

@@ -22,14 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ganhub import settings
-from ganhub.errors import ConfigError, GanhubError
+from ganhub.errors import ConfigError, DataError
 from ganhub.fileio import sha256_file
 
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-class DataError(GanhubError, ValueError):
-    """A data file is missing or malformed."""
 
 
 def read_idx(path):

@@ -9,13 +9,10 @@ import os
 import struct
 
 import numpy as np
+from ganhub.errors import RecordIndexError
 
 _HEADER = 12  # length (8) + length CRC (4)
 _FOOTER = 4
-
-
-class RecordIndexError(ValueError):
-    pass
 
 
 def scan(path):

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
 from ganhub import catalog, describe, fileio, module_format, settings
-from ganhub.errors import GanhubError, InvalidModuleError
+from ganhub.errors import GanhubError, InvalidModuleError, ServeError
 from ganhub.export import package
 from ganhub.hub import archive
 
@@ -511,10 +511,6 @@ def _make_handler(hub):
                     remaining -= len(block)
 
     return Handler
-
-
-class ServeError(GanhubError, OSError):
-    """The server cannot listen on the given address (port taken, invalid, or not permitted)."""
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):

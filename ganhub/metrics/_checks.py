@@ -6,15 +6,7 @@ import warnings
 
 import numpy as np
 
-from ganhub.errors import BadInputError, GanhubError
-
-
-class MetricInputError(BadInputError):
-    """Arrays given to a metric have the wrong shape, dtype, range or contain NaN/inf."""
-
-
-class MetricUnavailableError(GanhubError, ValueError):
-    """The chosen extractor cannot produce what a metric needs (e.g. IS without logits)."""
+from ganhub.errors import MetricInputError, MetricUnavailableError  # noqa: F401  (re-exported)
 
 
 class SmallSampleWarning(UserWarning):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganhub.errors import GanhubError
+from ganhub.errors import DataSourceError, GanhubError
 from ganhub.fileio import sha256_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -44,10 +44,6 @@ DATA_NAMES = {
 }
 DATA_SPLITS = ("test", "train")
 _FOLDER_AT = re.compile(r"image_folder_(\d{1,4})$")
-
-
-class DataSourceError(GanhubError, ValueError):
-    """Images for reference statistics cannot be read from the given source."""
 
 
 def data_set_of(name):

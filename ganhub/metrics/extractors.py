@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ganhub import settings
-from ganhub.errors import DownloadError, GanhubError, OfflineError
+from ganhub.errors import DownloadError, ExtractorError, OfflineError
 from ganhub.metrics._checks import MetricUnavailableError
 from ganhub.metrics.resize import INCEPTION_SIZE, preprocess
 
@@ -21,10 +21,6 @@ TFGAN_INCEPTION_URL = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
 EXTRACTOR_NAMES = ("tfgan_inception", "fid_inception_offline")
 FEATURE_KEYS = ("pool_3", "features", "default", "output_0")
 LOGITS_KEY = "logits"
-
-
-class ExtractorError(GanhubError, ValueError):
-    """A handle names no extractor, or a SavedModel does not map images to features."""
 
 
 class Extractor:

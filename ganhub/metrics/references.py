@@ -28,7 +28,7 @@ import numpy as np
 
 from ganhub import settings
 from ganhub.metrics.resize import RESIZE_MODES
-from ganhub.errors import BadInputError, GanhubError, ProtocolMismatchError
+from ganhub.errors import BadInputError, GanhubError, ProtocolMismatchError, ReferenceEntryError
 from ganhub.fileio import sha256_file as _sha256
 
 KIND = "reference"
@@ -37,10 +37,6 @@ DECLARED_KEYS = {"extractor": "extractor_id", "extractor_sha256": "extractor_sha
                  "resize": "resize", "dataset": "dataset", "split": "split",
                  "num_samples": "num_samples", "format": "source_format"}
 FOREIGN_FORMATS = ("ttur", "pytorch-fid", "clean-fid")
-
-
-class ReferenceEntryError(GanhubError, ValueError):
-    """A catalog reference entry is malformed, or its file disagrees with it."""
 
 
 # --- catalog entries ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganhub.errors import GanhubError, ProtocolMismatchError
+from ganhub.errors import GanhubError, ProtocolMismatchError, ReferenceFileError
 from ganhub.metrics._checks import MetricInputError, as_float64_matrix
 
 REFERENCE_FORMAT_VERSION = 1
@@ -160,10 +160,6 @@ class ReferenceStats:
                 raise
             raise ReferenceFileError(f"cannot read reference statistics {path} ({exc}); remake it "
                                      f"with `ganhub stats`") from None
-
-
-class ReferenceFileError(GanhubError, ValueError):
-    """A reference-statistics file is missing, truncated or not in ganhub's format."""
 
 
 MAX_ARRAY_BYTES = 4 * 2**30  # far above any real reference (2048-d: sigma 32 MB, 10k features 80 MB)

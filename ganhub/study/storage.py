@@ -9,14 +9,10 @@ import os
 import warnings
 from pathlib import Path
 
-from ganhub.errors import ConfigError, GanhubError
+from ganhub.errors import ConfigError, StudyError
 
 DEFAULT_STORAGE = "ganhub-studies.db"
 SPEC_ATTR, VARIANTS_ATTR, WORKDIR_ATTR = "ganhub_spec", "ganhub_variants", "ganhub_workdir"
-
-
-class StudyError(GanhubError):
-    """A study does not exist, already exists, or its storage cannot be reached."""
 
 
 def storage_url(storage=None):
