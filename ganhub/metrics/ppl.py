@@ -21,6 +21,7 @@ Deviations from the paper, each recorded in the returned protocol:
 import numpy as np
 
 from ganhub.latent import interpolate, method_for
+from ganhub.errors import NonFiniteInputError
 from ganhub.metrics._checks import MetricInputError
 
 PPL_EPSILON = 1e-4
@@ -105,7 +106,7 @@ def perceptual_path_length(generator, features, num_samples, seed=0, epsilon=PPL
             za, zb = path_length_latents(z0[start:stop], z1[start:stop], t[start:stop], epsilon, method)
             images = np.asarray(generator(np.concatenate([za, zb])), np.float64)
             if not np.all(np.isfinite(images)):
-                raise MetricInputError("the generator produced NaN or inf; check the checkpoint")
+                raise NonFiniteInputError("the generator produced NaN or inf; check the checkpoint")
             feats = np.asarray(features(np.clip(images, 0.0, 1.0) * 255.0), np.float64)
             if feats.ndim != 2 or len(feats) != 2 * (stop - start):
                 raise MetricInputError(f"the feature network returned shape {feats.shape} for "

@@ -30,7 +30,7 @@ features, duplicates and exact ties included.
 """
 import numpy as np
 
-from ganhub.metrics._checks import MetricInputError
+from ganhub.errors import MetricInputError, NonFiniteInputError
 
 PRECISION_RECALL_K = 3
 DENSITY_COVERAGE_K = 5
@@ -55,7 +55,7 @@ def _as_features(x, name, min_rows=1):
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     if not all(np.isfinite(x[i:i + _ROW_CHUNK]).all() for i in range(0, len(x), _ROW_CHUNK)):
-        raise MetricInputError(f"{name} contains NaN or inf; check the generator's outputs")
+        raise NonFiniteInputError(f"{name} contains NaN or inf; check the generator's outputs")
     return x
 
 
