@@ -1,0 +1,261 @@
+"""The Fashion-MNIST landscape study (docs/landscape/): run it, snapshot it, report it, ship its zoo.
+
+    python scripts/landscape.py work        # restore or create the live database, run the workers
+    python scripts/landscape.py snapshot    # consistent copy of the live database into the repo
+    python scripts/landscape.py report      # docs/landscape/<study>/ and findings.md, from the copy
+    python scripts/landscape.py zoo         # best module per variant -> ganhub/models/fashion_mnist
+    python scripts/landscape.py status      # `ganhub study status` of every study
+
+The live database and the trial folders live outside the repository, in $LANDSCAPE_LIVE (default
+/work/landscape-live): study.db and ganhub-study/<study>/ (checkpoints are never committed). The
+repository keeps docs/landscape/study.db, a snapshot taken with SQLite's backup API (consistent
+while workers write), which `work` restores on a machine that has no live database, and which
+`report` reads, so every number in docs/landscape/ comes from the committed file.
+
+The studies run one after the other, in STUDIES' order (the most informative first); within a
+study the worker spreads trials over the variants, so at any point every variant has run the same
+settings. A trial cut short (Ctrl-C, SIGTERM, a killed machine) is queued again by optuna's
+heartbeat check and resumed from its run folder when that folder still exists.
+"""
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "landscape"
+SNAPSHOT = DOCS / "study.db"
+ZOO_DIR = ROOT / "ganhub" / "models" / "fashion_mnist"
+ZOO_CATALOG = ROOT / "ganhub" / "catalogs" / "fashion_mnist.json"
+ZOO_HANDLE = "ganhub:models/fashion_mnist/"
+
+# (study name, spec file, architecture, report folder), the order the workers run them in
+STUDIES = [
+    ("fashion_mnist_sndcgan", "spec.json", "sndcgan", "sndcgan"),
+    ("fashion_mnist_dcgan_norms", "spec-norms.json", "dcgan", "dcgan_norms"),
+]
+
+
+def live_dir():
+    return Path(os.environ.get("LANDSCAPE_LIVE", "/work/landscape-live"))
+
+
+def live_db():
+    return live_dir() / "study.db"
+
+
+def workdir(name):
+    return live_dir() / "ganhub-study" / name
+
+
+def sqlite_url(path):
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def backup(src, dst):
+    """Copy SQLite database ``src`` to ``dst`` with SQLite's online backup (a consistent snapshot
+    even while workers write), through a temp file renamed into place."""
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        with sqlite3.connect(f"file:{src}?mode=ro", uri=True) as source, \
+                sqlite3.connect(tmp) as target:
+            source.backup(target)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
+def _ganhub(*args, nice=False):
+    cmd = [sys.executable, "-m", "ganhub", *args]
+    return subprocess.call((["nice", "-n", "19"] if nice else []) + cmd)
+
+
+def restore():
+    """The live database: kept if present, else restored from the snapshot, else created."""
+    db = live_db()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if db.exists():
+        return "kept"
+    if SNAPSHOT.exists():
+        backup(SNAPSHOT, db)
+        return "restored"
+    for name, spec, _, _ in STUDIES:
+        rc = _ganhub("study", "create", name, str(DOCS / spec), "--storage", str(db),
+                     "--workdir", str(workdir(name)))
+        if rc:
+            sys.exit(rc)
+    return "created"
+
+
+def cmd_work(args):
+    print(f"live database {live_db()}: {restore()}", flush=True)
+    for name, _, _, _ in STUDIES:
+        rc = _ganhub("study", "worker", name, "--storage", str(live_db()),
+                     "--workdir", str(workdir(name)), nice=not args.no_nice)
+        if rc:
+            return rc
+    return 0
+
+
+def cmd_snapshot(args):
+    backup(live_db(), SNAPSHOT)
+    print(f"{SNAPSHOT} ({SNAPSHOT.stat().st_size / 1e6:.2f} MB); commit it with\n"
+          f"  git commit -m 'landscape: results so far' -- {SNAPSHOT.relative_to(ROOT)}")
+    return 0
+
+
+def cmd_status(args):
+    db = args.db or (live_db() if live_db().exists() else SNAPSHOT)
+    for name, _, _, _ in STUDIES:
+        _ganhub("study", "status", name, "--storage", str(db))
+    return 0
+
+
+def _snapshot_copy(db=None):
+    """A temp copy of the committed snapshot: optuna may write to a database it opens."""
+    tmpdir = Path(tempfile.mkdtemp(prefix="landscape-"))
+    return tmpdir, backup(db or SNAPSHOT, tmpdir / "study.db")
+
+
+def collect_all(db=None):
+    """{study name: (spec, labels, {label: [Record]})} from the snapshot (or ``db``)."""
+    from ganhub.study.results import collect
+    tmpdir, copy = _snapshot_copy(db)
+    try:
+        out = {}
+        for name, _, _, _ in STUDIES:
+            spec, labels, _, records = collect(sqlite_url(copy), name)
+            out[name] = (spec, labels, records)
+        return out
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def cmd_report(args):
+    import landscape_findings as findings
+    from ganhub.study.report import write_report
+    tmpdir, copy = _snapshot_copy(args.db)
+    try:
+        for name, _, _, folder in STUDIES:
+            write_report(sqlite_url(copy), name, DOCS / folder)
+            print(f"report of {name}: {DOCS / folder}/report.md")
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    text = findings.render(collect_all(args.db))
+    (DOCS / "findings.md").write_text(text, encoding="utf-8")
+    print(f"findings: {DOCS / 'findings.md'}")
+    return 0
+
+
+# --- the zoo -----------------------------------------------------------------------------------
+def zoo_name(arch, label):
+    return f"fashion_mnist/{arch}-{label}"
+
+
+def _read_meta(module):
+    path = Path(module) / "assets" / "ganhub.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def build_zoo(results, zoo_dir=ZOO_DIR, catalog_path=ZOO_CATALOG, log=print):
+    """Copy the best module of every variant (min FID over all its trials, seed re-runs included)
+    into ``zoo_dir``/<arch>-<variant> and write the catalog. A variant whose best module is not on
+    this machine (trained elsewhere) keeps the copy already in the zoo, if any. Returns the
+    catalog."""
+    from ganhub.catalog import module_entry, validate_entry
+    from ganhub.study.results import best
+    zoo_dir = Path(zoo_dir)
+    zoo_dir.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name, _, arch, _ in STUDIES:
+        if name not in results:
+            continue
+        spec, labels, records = results[name]
+        for label in labels:
+            b = best([r for r in records[label] if r.module])
+            if b is None:
+                continue
+            folder = f"{arch}-{label}"
+            target = zoo_dir / folder
+            if Path(b.module, "saved_model.pb").is_file():
+                tmp = zoo_dir / f".{folder}.tmp"
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.copytree(b.module, tmp)
+                shutil.rmtree(target, ignore_errors=True)
+                os.replace(tmp, target)
+            elif target.is_dir():
+                have = (_read_meta(target) or {}).get("scores", {}).get("fid", {})
+                study = have.get("protocol", {}).get("study", {}) if isinstance(have, dict) else {}
+                if study.get("trial") != b.number:
+                    log(f"{name} {label}: best trial {b.number}'s module is not here ({b.module}); "
+                        f"keeping trial {study.get('trial')} in the zoo")
+            else:
+                log(f"{name} {label}: best trial {b.number}'s module is not here ({b.module}); "
+                    f"no zoo entry")
+                continue
+            meta = _read_meta(target)
+            fid = meta["scores"]["fid"]
+            trial = fid["protocol"]["study"]["trial"]
+            entry = module_entry(zoo_name(arch, label), ZOO_HANDLE + folder, None, None, meta)
+            entry.update(
+                integrity="packaged",
+                integrity_note="ships inside the ganhub package; nothing is downloaded",
+                description=(f"The GAN Landscape on Fashion-MNIST, {arch.upper()} width "
+                             f"{meta['training']['config']['width']}: best of variant {label} "
+                             f"(study {name}, trial {trial}, FID {fid['value']:.4g} at "
+                             f"{fid['protocol']['num_samples']} samples; docs/landscape/)"))
+            entry.pop("metadata", None)   # read from the module itself when loaded
+            entries.append(validate_entry(entry, str(catalog_path)))
+    kept = {Path(e["handle"][len(ZOO_HANDLE):]).name for e in entries}
+    for stale in zoo_dir.iterdir():
+        if stale.is_dir() and stale.name not in kept:
+            shutil.rmtree(stale)
+    catalog = {"catalog_version": 1, "name": "fashion_mnist",
+               "description": ("The GAN Landscape reproduced on Fashion-MNIST at reduced width: the "
+                               "best model of each variant (docs/landscape/)"),
+               "models": entries}
+    from ganhub.fileio import write_json_atomic
+    write_json_atomic(catalog_path, catalog)
+    return catalog
+
+
+def zoo_size(zoo_dir=ZOO_DIR):
+    return sum(f.stat().st_size for f in Path(zoo_dir).rglob("*") if f.is_file())
+
+
+def cmd_zoo(args):
+    db = args.db or (live_db() if live_db().exists() else SNAPSHOT)
+    catalog = build_zoo(collect_all(db))
+    print(f"{len(catalog['models'])} models in {ZOO_CATALOG.relative_to(ROOT)}; "
+          f"{ZOO_DIR.relative_to(ROOT)} holds {zoo_size() / 1e6:.2f} MB")
+    return 0
+
+
+def main(argv=None):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("work", help="restore or create the live database and run the workers")
+    w.add_argument("--no-nice", action="store_true", help="run at normal priority")
+    w.set_defaults(func=cmd_work)
+    sub.add_parser("snapshot", help="copy the live database to docs/landscape/study.db"
+                   ).set_defaults(func=cmd_snapshot)
+    for cmd, func, what in (("report", cmd_report, "the snapshot"),
+                            ("zoo", cmd_zoo, "the live database if present, else the snapshot"),
+                            ("status", cmd_status, "the live database if present, else the snapshot")):
+        s = sub.add_parser(cmd)
+        s.add_argument("--db", type=Path, help=f"SQLite study database (default: {what})")
+        s.set_defaults(func=func)
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
