@@ -4,11 +4,10 @@ samples, and perceptual path length, each with its protocol.
 evaluate() (ganhub.metrics.evaluation) calls these; the math is in prdc.py and ppl.py.
 """
 from ganhub import settings
-from ganhub.metrics._checks import MetricInputError
+from ganhub.errors import MetricInputError, ReferenceFileError
 from ganhub.metrics.ppl import PPL_EPSILON, PPL_SAMPLES_PAPER, default_num_samples, perceptual_path_length
 from ganhub.metrics.prdc import (DENSITY_COVERAGE_K, METRICS as PRDC_METRICS, PRECISION_RECALL_K,
                                  precision_recall_density_coverage)
-from ganhub.metrics.stats import ReferenceFileError
 
 PPL = "ppl"
 METRICS = PRDC_METRICS + (PPL,)

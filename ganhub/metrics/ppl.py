@@ -21,8 +21,7 @@ Deviations from the paper, each recorded in the returned protocol:
 import numpy as np
 
 from ganhub.latent import interpolate, method_for
-from ganhub.errors import NonFiniteInputError
-from ganhub.metrics._checks import MetricInputError
+from ganhub.errors import MetricInputError, NonFiniteInputError
 
 PPL_EPSILON = 1e-4
 PPL_SAMPLES_PAPER = 100_000
@@ -57,7 +56,7 @@ def summarize_path_lengths(lengths, percentiles=OUTLIER_PERCENTILES):
     if lengths.ndim != 1 or len(lengths) == 0:
         raise MetricInputError(f"path lengths must be a non-empty 1-D array, got shape {lengths.shape}")
     if not np.all(np.isfinite(lengths)):
-        raise MetricInputError("path lengths contain NaN or inf; check the generator's outputs")
+        raise NonFiniteInputError("path lengths contain NaN or inf; check the generator's outputs")
     if percentiles is not None:
         lo = np.percentile(lengths, percentiles[0], method="lower")
         hi = np.percentile(lengths, percentiles[1], method="higher")
