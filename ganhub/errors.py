@@ -56,6 +56,10 @@ class MetricInputError(BadInputError):
     """Arrays given to a metric have the wrong shape, dtype, range or contain NaN/inf."""
 
 
+class NonFiniteInputError(MetricInputError):
+    """Arrays given to a metric contain NaN or inf (a diverged generator)."""
+
+
 class MetricUnavailableError(GanhubError, ValueError):
     """The chosen extractor cannot produce what a metric needs (e.g. IS without logits)."""
 

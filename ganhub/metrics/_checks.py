@@ -6,7 +6,8 @@ import warnings
 
 import numpy as np
 
-from ganhub.errors import MetricInputError, MetricUnavailableError  # noqa: F401  (re-exported)
+from ganhub.errors import (MetricInputError, MetricUnavailableError,  # noqa: F401  (re-exported)
+                           NonFiniteInputError)
 
 
 class SmallSampleWarning(UserWarning):
@@ -21,7 +22,7 @@ def as_float64_matrix(x, name, min_rows=1):
         raise MetricInputError(f"{name} has {x.shape[0]} rows; at least {min_rows} are needed")
     x = x.astype(np.float64, copy=False)
     if not np.all(np.isfinite(x)):
-        raise MetricInputError(f"{name} contains NaN or inf; check the generator's outputs")
+        raise NonFiniteInputError(f"{name} contains NaN or inf; check the generator's outputs")
     return x
 
 
@@ -43,7 +44,7 @@ def as_images(images, name="images"):
         if not np.issubdtype(images.dtype, np.floating):
             raise MetricInputError(f"{name} must be uint8 or float in [0, 255], got {images.dtype}")
         if images.size and not np.all(np.isfinite(images)):
-            raise MetricInputError(f"{name} contains NaN or inf")
+            raise NonFiniteInputError(f"{name} contains NaN or inf")
         if images.size and (images.min() < 0 or images.max() > 255):
             raise MetricInputError(
                 f"{name} has values in [{images.min():.3g}, {images.max():.3g}]; expected [0, 255] "

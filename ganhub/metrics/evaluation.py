@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ganhub import settings
-from ganhub.errors import BadInputError
+from ganhub.errors import BadInputError, NonFiniteInputError
 from ganhub.metrics._checks import (MetricInputError, MetricUnavailableError, as_images,
                                     warn_if_undersampled)
 from ganhub.metrics.frechet import frechet_distance
@@ -135,8 +135,8 @@ def _generated_batches(generator, latents, batch_size):
     for start in range(0, len(latents), batch_size):
         images = np.asarray(generator(latents[start:start + batch_size]), np.float64)
         if not np.all(np.isfinite(images)):
-            raise MetricInputError("the generator produced NaN or inf (the study scored this as "
-                                   "FID 31337); check the checkpoint")
+            raise NonFiniteInputError("the generator produced NaN or inf (the study scored this as "
+                                      "FID 31337); check the checkpoint")
         # As the study: scale to [0, 255] and keep the floats (no uint8 quantisation).
         yield np.clip(images, 0.0, 1.0) * 255.0
 

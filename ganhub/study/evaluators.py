@@ -61,16 +61,14 @@ def metrics_evaluator(reference, metric="fid", num_samples=10_000, seed=None, we
 
     def _score(model_dir, checkpoint, which):
         from ganhub.metrics import evaluate as score
-        from ganhub.metrics._checks import MetricInputError
+        from ganhub.errors import NonFiniteInputError
         generator = CheckpointGenerator(model_dir, checkpoint, weights=weights)
         _resolve()
         try:
             result = score(generator, reference=resolved.get("reference") or reference,
                            metrics=which, num_samples=num_samples, seed=seed, **kwargs)
-        except MetricInputError as exc:
-            if "NaN" in str(exc):
-                return {m: float("nan") for m in which}
-            raise
+        except NonFiniteInputError:  # a diverged checkpoint: the study scores it as NaN (31337)
+            return {m: float("nan") for m in which}
         return {m: float(result[m]) for m in which}
 
     def evaluate(model_dir, checkpoint):

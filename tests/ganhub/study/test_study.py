@@ -154,3 +154,34 @@ def test_a_retried_trial_with_a_result_only_finishes_the_clean_up(tmp_path, trai
                        study_info={}, train_fn=no_training)
     assert result["checkpoint_scores"] == {0: 50.0, 2: 30.0} and result["value"] == 30.0
     assert [s for s, _ in runner.checkpoints(run)] == [2]
+
+
+def test_a_diverged_checkpoint_scores_nan_through_the_real_evaluator(monkeypatch):
+    """NaN images are a NonFiniteInputError in ganhub.metrics; the study's evaluator turns exactly
+    that into NaN (recorded as 31337), and lets every other bad input through as an error."""
+    import math
+
+    import numpy as np
+
+    from ganhub.study import evaluators
+
+    class Stub:
+        z_dim, image_shape, name = 4, (16, 16, 1), "stub"
+        z_distribution = {"name": "uniform", "low": -1.0, "high": 1.0}
+        fill = float("nan")
+
+        def __init__(self, model_dir, checkpoint=None, weights="raw"):
+            self.metadata = {"name": self.name}
+
+        def sample_latents(self, n, seed):
+            return np.zeros((n, self.z_dim), np.float32)
+
+        def __call__(self, z):
+            return np.full((len(z), *self.image_shape), self.fill, np.float32)
+
+    monkeypatch.setattr(evaluators, "CheckpointGenerator", Stub)
+    evaluate = evaluators.metrics_evaluator(None, "ms_ssim", num_samples=128, seed=0)
+    assert math.isnan(evaluate("run", "ckpt-1"))
+    Stub.fill = 0.5   # finite images score as usual (identical images: MS-SSIM 1)
+    assert evaluators.metrics_evaluator(None, "ms_ssim", num_samples=128, seed=0)(
+        "run", "ckpt-1") == pytest.approx(1.0)
