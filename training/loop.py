@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ganhub.errors import ConfigError, GanhubError
+from ganhub.errors import ConfigError, TrainingDivergedError
 from ganhub.training import architectures, data, ema
 from ganhub.training.config import CONFIG_FILE, EMA_KEYS, RESUMABLE_CHANGES, Config
 from ganhub.training.optim import lr_scale
@@ -26,10 +26,9 @@ from ganhub.training.steps import GANSteps
 CHECKPOINT_SUBDIR = "checkpoints"
 LOG_SUBDIR = "logs"
 STATE_FILE = "train_state.json"
-
-class TrainingDivergedError(GanhubError, FloatingPointError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
-
+# Training steps per tf.function call on one device (GANSteps.train_steps); calls also end at every
+# checkpoint and summary step, so what is saved and logged does not depend on it, nor do the weights.
+STEPS_PER_CALL = 10
 
 class TrainingInterrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM stopped the run after a whole step, and a checkpoint of it was saved."""
@@ -101,10 +100,15 @@ def _has_ema(checkpoint_path):
 class Trainer:
     """Trains ``config`` into ``model_dir``. ``strategy``: a tf.distribute strategy (default: the
     current one, i.e. one device); ``dataset``: an already loaded data set (default: load
-    ``config.dataset``'s train split)."""
+    ``config.dataset``'s train split); ``steps_per_call``: training steps per tf.function call on
+    one device (1: one call per step; the weights are the same either way)."""
 
-    def __init__(self, config, model_dir, strategy=None, dataset=None):
+    def __init__(self, config, model_dir, strategy=None, dataset=None,
+                 steps_per_call=STEPS_PER_CALL):
         self.config = config
+        if not isinstance(steps_per_call, int) or steps_per_call < 1:
+            raise ConfigError(f"steps_per_call must be a positive integer, got {steps_per_call!r}")
+        self.steps_per_call = steps_per_call
         self.model_dir = Path(model_dir)
         self.saved_config = _check_resumable(self.model_dir, config)
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -116,6 +120,7 @@ class Trainer:
         self.generator, self.discriminator = build_models(config, self.dataset.channels,
                                                           self.strategy)
         self.g_ema = None
+        ema_spec = None
         if config.g_ema_decay > 0:
             with self.strategy.scope():
                 self.g_ema, _ = architectures.build(config, self.dataset.channels)
@@ -123,7 +128,9 @@ class Trainer:
             decay = float(config.g_ema_decay)
             self._ema_copy = tf.function(lambda: ema.copy_weights(ema_vars, g_vars))
             self._ema_update = tf.function(lambda: ema.ema_update(ema_vars, g_vars, decay))
-        self.steps = GANSteps(config, self.generator, self.discriminator, self.strategy)
+            ema_spec = (ema_vars, g_vars, decay, config.g_ema_start)
+        self.steps = GANSteps(config, self.generator, self.discriminator, self.strategy,
+                              ema=ema_spec)
         self.loss = self.steps.loss
         self.d_optimizer, self.g_optimizer = self.steps.d_optimizer, self.steps.g_optimizer
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -247,23 +254,26 @@ class Trainer:
         last = {}
         t0 = time.perf_counter()
         stream = iter(self.batches.stream(start + 1, steps)) if start < steps else iter(())
+        # several steps per call on one device; one call per step (train_step) under a strategy
+        chunked = self.steps.replicas == 1 and self.steps_per_call > 1
         with contextlib.ExitStack() as stack:
             stop = stack.enter_context(_stop_requests())
             stack.callback(bar.close)
             if writer:
                 stack.callback(writer.flush)
-            for t, real in zip(range(start + 1, steps + 1), stream):
-                d_loss, penalty, g_loss = self.train_step(t, real)
-                last["d_loss"] = float(d_loss)
-                last["penalty"] = float(penalty)
-                if g_loss is not None:
-                    last["g_loss"] = float(g_loss)
-                bad = [k for k, v in last.items() if not math.isfinite(v)]
-                if bad:
-                    raise TrainingDivergedError(
-                        f"{', '.join(bad)} became {last[bad[0]]} at step {t}; the last good "
-                        f"checkpoint ({self.manager.latest_checkpoint}) is kept. Lower "
-                        f"learning_rate or change the loss/penalty, then train into a new model dir")
+            t = start
+            while t < steps:
+                first = t + 1
+                t = self._chunk_end(first, summary_every) if chunked else first
+                if chunked:
+                    reals = tf.stack([next(stream) for _ in range(t - first + 1)])
+                    losses = [np.asarray(v) for v in self.steps.train_steps(first, reals)]
+                    self.step.assign(t)
+                else:
+                    d_loss, penalty, g_loss = self.train_step(t, next(stream))
+                    losses = [np.array([v.numpy()]) if v is not None else np.zeros(1)
+                              for v in (d_loss, penalty, g_loss)]
+                self._record(first, t, losses, last)
                 if writer and (t % summary_every == 0 or t == steps):
                     with writer.as_default(step=t):
                         for k, v in last.items():
@@ -276,8 +286,8 @@ class Trainer:
                 if saved and writer:
                     with writer.as_default(step=t):
                         tf.summary.image("samples", self.sample_grid(), max_outputs=1)
-                bar.update(1)
-                if t % 10 == 0:
+                bar.update(t - first + 1)
+                if t // 10 > (first - 1) // 10:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()}, refresh=False)
                 if stop:
                     raise TrainingInterrupted(
@@ -285,6 +295,31 @@ class Trainer:
                         f"checkpoint saved in {self.checkpoint_dir}; run the same command again "
                         f"to resume")
         return {"step": int(self.step.numpy()), "wall_time": float(self.wall_time.numpy()), **last}
+
+    def _chunk_end(self, first, summary_every):
+        """The last step of the call that starts at ``first``: at most steps_per_call steps, and
+        ending at the next checkpoint or summary step, or the last step."""
+        end = min(first + self.steps_per_call - 1, self.config.steps)
+        for every in (self.config.checkpoint_every, summary_every):
+            end = min(end, -(-first // every) * every)
+        return end
+
+    def _record(self, first, last_step, losses, last):
+        """Check steps first … last_step's losses ([k] arrays: d_loss, penalty, g_loss with 0
+        where no G step ran) and keep the latest in ``last``."""
+        d_loss, penalty, g_loss = losses
+        ran_g = [(t - 1) % self.config.disc_iters == 0 for t in range(first, last_step + 1)]
+        for i, t in enumerate(range(first, last_step + 1)):
+            values = {"d_loss": float(d_loss[i]), "penalty": float(penalty[i])}
+            if ran_g[i]:
+                values["g_loss"] = float(g_loss[i])
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                raise TrainingDivergedError(
+                    f"{', '.join(bad)} became {values[bad[0]]} at step {t}; the last good "
+                    f"checkpoint ({self.manager.latest_checkpoint}) is kept. Lower "
+                    f"learning_rate or change the loss/penalty, then train into a new model dir")
+            last.update(values)
 
     def _add_time(self, t0):
         self.wall_time.assign_add(time.perf_counter() - t0)

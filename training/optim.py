@@ -39,7 +39,7 @@ def lr_scale(step, lr_decay, lr_decay_start, steps):
     t = tf.cast(step, tf.float64)
     if lr_decay == "none":
         return tf.ones_like(t)
-    return tf.minimum(1.0, (steps - t + 1.0) / float(steps - lr_decay_start))
+    return tf.minimum(tf.constant(1.0, tf.float64), (steps - t + 1.0) / float(steps - lr_decay_start))
 
 
 def running_power(beta, steps):

@@ -81,16 +81,32 @@ def test_resume_from_a_checkpoint_without_adam_beta_powers(tmp_path):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
-def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+def _poison_step_3(trainer, steps_per_call):
+    """Make D step 3's d_loss NaN, on the one-step or the several-steps-per-call path."""
+    if steps_per_call == 1:
+        d_step = trainer.steps.d_step
+
+        def poisoned(real, z, step):
+            d_loss, penalty = d_step(real, z, step)
+            return (d_loss * np.nan if int(step) == 3 else d_loss), penalty
+
+        trainer.steps.d_step = poisoned
+        return
+    train_steps = trainer.steps.train_steps
+
+    def poisoned_chunk(first, reals):
+        d_loss, penalty, g_loss = train_steps(first, reals)
+        steps = np.arange(int(first), int(first) + len(d_loss))
+        return np.where(steps == 3, np.nan, d_loss.numpy()), penalty, g_loss
+
+    trainer.steps.train_steps = poisoned_chunk
+
+
+@pytest.mark.parametrize("steps_per_call", [1, 2])
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, steps_per_call):
     trainer = Trainer(_config(steps=5, disc_iters=1, penalty="none"), tmp_path / "run",
-                      dataset=_dataset())
-    d_step = trainer.steps.d_step
-
-    def poisoned(real, z, step):
-        d_loss, penalty = d_step(real, z, step)
-        return (d_loss * np.nan if int(step) == 3 else d_loss), penalty
-
-    trainer.steps.d_step = poisoned
+                      dataset=_dataset(), steps_per_call=steps_per_call)
+    _poison_step_3(trainer, steps_per_call)
     with pytest.raises(TrainingDivergedError, match=r"d_loss became nan at step 3; the last good "
                                                     r"checkpoint \(.*ckpt-2\) is kept"):
         trainer.run(progress=False)
@@ -129,20 +145,35 @@ def test_only_the_chief_writes_into_model_dir(task_type, task_id, jobs, chief):
     assert _is_chief(tf.distribute.get_strategy()) is True
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_finishes_the_step_saves_it_and_resume_stays_exact(tmp_path, signum):
+@pytest.mark.parametrize("signum,steps_per_call", [(signal.SIGINT, 1), (signal.SIGTERM, 1),
+                                                    (signal.SIGINT, 3)])
+def test_a_signal_finishes_the_step_saves_it_and_resume_stays_exact(tmp_path, signum,
+                                                                     steps_per_call):
+    """With 3 steps per call the calls are steps 1-3, 4 (a checkpoint step ends a call) and 5: a
+    signal during step 3 stops the run after step 3 either way."""
     straight = Trainer(_config(steps=5, checkpoint_every=4), tmp_path / "straight", dataset=_dataset())
     straight.run(progress=False)
 
-    stopped = Trainer(_config(steps=5, checkpoint_every=4), tmp_path / "stopped", dataset=_dataset())
-    d_step = stopped.steps.d_step
+    stopped = Trainer(_config(steps=5, checkpoint_every=4), tmp_path / "stopped", dataset=_dataset(),
+                      steps_per_call=steps_per_call)
+    if steps_per_call == 1:
+        d_step = stopped.steps.d_step
 
-    def signalled(real, z, step):
-        if int(step) == 3:  # arrives mid-step, before the D update of step 3 is applied
-            os.kill(os.getpid(), signum)
-        return d_step(real, z, step)
+        def signalled(real, z, step):
+            if int(step) == 3:  # arrives mid-step, before the D update of step 3 is applied
+                os.kill(os.getpid(), signum)
+            return d_step(real, z, step)
 
-    stopped.steps.d_step = signalled
+        stopped.steps.d_step = signalled
+    else:
+        train_steps = stopped.steps.train_steps
+
+        def signalled_chunk(first, reals):
+            if int(first) <= 3 < int(first) + len(reals):  # mid-call, before its updates
+                os.kill(os.getpid(), signum)
+            return train_steps(first, reals)
+
+        stopped.steps.train_steps = signalled_chunk
 
     def outer(signum, frame):  # stands in for the default action, which would end pytest itself
         raise RuntimeError(f"{signal.Signals(signum).name} reached the handler outside the loop")
