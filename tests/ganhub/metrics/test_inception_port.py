@@ -14,8 +14,9 @@ from ganhub.metrics.inception import (WeightsError, build_network, convert, flat
 from ganhub.metrics.resize import preprocess
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# Captured at import, before the per-test cache isolation of conftest.py.
-USER_CACHE = settings.cache_dir()
+# Where scripts/setup-tests.sh puts the real weights (the checkout's .test-data/, never the user's
+# cache), or a copy named by GANHUB_FID_INCEPTION_WEIGHTS.
+TEST_DATA_CACHE = Path(__file__).resolve().parents[3] / ".test-data" / "ganhub-cache"
 USER_WEIGHTS = settings.fid_inception_weights()
 
 
@@ -161,7 +162,7 @@ def test_tf_port_matches_a_transcription_of_the_torchscript_graph(tmp_path):
 
 def _real_network():
     """The TF2 network built by the current code from the real archive (not a cached conversion)."""
-    candidates = [USER_WEIGHTS, USER_CACHE / "extractors" / "downloads" / "default_1.pt"]
+    candidates = [USER_WEIGHTS, TEST_DATA_CACHE / "extractors" / "downloads" / "default_1.pt"]
     weights = next((p for p in candidates if p is not None and p.is_file()), None)
     if weights is None:
         # scripts/setup-tests.sh fetches them; never skipped (a skipped check is no check)
