@@ -249,11 +249,23 @@ class LayerNorm(tf.Module):
 
 
 def lrelu(x, leak=0.2):
-    """compare_gan's ``tf.maximum(x, leak * x)``, as the fused LeakyRelu op: the same values (for
-    0 < leak < 1) and gradients except at exactly x = 0, where max's gradient is 1 and LeakyRelu's is
-    ``leak``. max's backward pass (GreaterEqual, two SelectV2, Mul, AddN per layer) took ~25% of
-    SNDCGAN's step time at width 1/8; LeakyRelu is one op (fused into the conv by oneDNN)."""
-    return tf.nn.leaky_relu(x, leak)
+    """compare_gan's ``tf.maximum(x, leak * x)`` (0 < leak < 1), as the LeakyRelu op: the same
+    values, first and second derivatives, bit for bit, except at exactly x = 0 (max's gradient is
+    1 there, LeakyRelu's ``leak``). max's backward pass (GreaterEqual, two SelectV2, Mul, AddN per
+    layer) took ~25% of SNDCGAN's step time at width 1/8.
+
+    The gradient is LeakyReluGrad of the *output* (its sign is the input's): the pre-activation
+    then has a single consumer, so grappler fuses conv + bias + LeakyRelu into one oneDNN kernel;
+    with TF's own gradient (which reads the input) that fusion fails ("remapper failed: ...
+    fanout ... for missing node", logged as an error on every trace)."""
+    @tf.custom_gradient
+    def leaky(x):
+        y = tf.nn.leaky_relu(x, leak)
+
+        def grad(dy):
+            return tf.raw_ops.LeakyReluGrad(gradients=dy, features=y, alpha=leak)
+        return y, grad
+    return leaky(x)
 
 
 def unpool(x):
