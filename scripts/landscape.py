@@ -1,5 +1,6 @@
 """The Fashion-MNIST landscape study (docs/landscape/): run it, snapshot it, report it, ship its zoo.
 
+    python scripts/landscape.py freeze      # install git HEAD for the workers (others edit the tree)
     python scripts/landscape.py work        # restore or create the live database, run the workers
     python scripts/landscape.py snapshot    # consistent copy of the live database into the repo
     python scripts/landscape.py report      # docs/landscape/<study>/ and findings.md, from the copy
@@ -72,9 +73,91 @@ def backup(src, dst):
     return dst
 
 
+def code_dir():
+    return live_dir() / "code"
+
+
+def _env():
+    """Workers run a frozen install of the committed code when `freeze` made one: the working
+    tree is edited by others while a study runs for hours, and a half-made edit imported mid-trial
+    fails the trial."""
+    env = dict(os.environ)
+    site = code_dir() / "site"
+    if (site / "ganhub" / "__init__.py").is_file():
+        env["PYTHONPATH"] = os.pathsep.join([str(site)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+_CHILD = {}
+
+
 def _ganhub(*args, nice=False):
-    cmd = [sys.executable, "-m", "ganhub", *args]
-    return subprocess.call((["nice", "-n", "19"] if nice else []) + cmd)
+    cmd = (["nice", "-n", "19"] if nice else []) + [sys.executable, "-m", "ganhub", *args]
+    child = subprocess.Popen(cmd, env=_env())
+    _CHILD["proc"] = child
+    try:
+        return child.wait()
+    finally:
+        _CHILD.pop("proc", None)
+
+
+def cmd_freeze(args):
+    """Install the committed code (git HEAD) into $LANDSCAPE_LIVE/code/site for the workers."""
+    src, site = code_dir() / "src", code_dir() / "site"
+    for d in (src, site):
+        shutil.rmtree(d, ignore_errors=True)
+    src.mkdir(parents=True)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", head], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--target", str(site), str(src)], check=True)
+    (code_dir() / "COMMIT").write_text(head + "\n")
+    check = subprocess.run([sys.executable, "-c", "import ganhub, ganhub.training, ganhub.study; "
+                            "print(ganhub.__file__)"], env=_env(), capture_output=True, text=True)
+    if check.returncode or not check.stdout.startswith(str(site)):
+        sys.exit(f"the frozen install does not import from {site}: {check.stderr or check.stdout}")
+    print(f"workers will run commit {head[:12]} from {site}")
+    return 0
+
+
+def requeue_failed(db, name, log=print):
+    """Queue again every failed trial (a worker error, a crash, Ctrl-C) whose grid point or seed
+    re-run has no live copy, with its parameters and run folder (training resumes), at most
+    ``max_retry`` times per trial key. Returns how many were queued."""
+    import optuna
+    from ganhub.study import schedule
+    from ganhub.study import storage as stores
+    storage = stores.open_storage(sqlite_url(db))
+    spec, labels, _ = stores.load_spec(storage, name)
+    queued = 0
+    for label, study in stores.variant_studies(storage, name, labels).items():
+        trials = study.get_trials(deepcopy=False)
+        live = {t.user_attrs.get("key") for t in trials
+                if t.state in schedule.LIVE and not schedule.ignored(t)}
+        failed = {}
+        for t in trials:
+            key = t.user_attrs.get("key")
+            if t.state == optuna.trial.TrialState.FAIL and key and not schedule.ignored(t):
+                failed.setdefault(key, []).append(t)
+        for key, ts in failed.items():
+            if key in live:
+                continue
+            if len(ts) > spec["max_retry"]:
+                log(f"{name} {label}: {key} failed {len(ts)} times; not queued again")
+                continue
+            last = max(ts, key=lambda t: t.number)
+            attrs = {k: v for k, v in last.user_attrs.items()
+                     if k in ("phase", "setting", "seed", "key", "rerun_of", "run_dir")}
+            study.enqueue_trial(dict(last.params), user_attrs=attrs)
+            live.add(key)
+            queued += 1
+    if queued:
+        log(f"{name}: queued {queued} failed trial(s) again")
+    return queued
 
 
 def restore():
@@ -95,12 +178,34 @@ def restore():
 
 
 def cmd_work(args):
+    import signal
+
+    def stop(signum, frame):   # SIGTERM: the worker queues its trial again, then we stop
+        if "proc" in _CHILD:
+            _CHILD["proc"].send_signal(signal.SIGTERM)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     print(f"live database {live_db()}: {restore()}", flush=True)
-    for name, _, _, _ in STUDIES:
-        rc = _ganhub("study", "worker", name, "--storage", str(live_db()),
-                     "--workdir", str(workdir(name)), nice=not args.no_nice)
-        if rc:
-            return rc
+    if not (code_dir() / "site").is_dir():
+        print("note: no frozen code (python scripts/landscape.py freeze); workers import the "
+              "working tree", flush=True)
+    try:
+        for name, _, _, _ in STUDIES:
+            for attempt in range(args.attempts):
+                requeue_failed(live_db(), name)
+                rc = _ganhub("study", "worker", name, "--storage", str(live_db()),
+                             "--workdir", str(workdir(name)), nice=not args.no_nice)
+                if rc == 0:
+                    break
+                print(f"worker of {name} stopped with exit code {rc} (attempt {attempt + 1} of "
+                      f"{args.attempts})", flush=True)
+            else:
+                return rc
+    except KeyboardInterrupt:
+        if "proc" in _CHILD:
+            _CHILD["proc"].wait()
+        return 130
     return 0
 
 
@@ -244,7 +349,11 @@ def main(argv=None):
     sub = p.add_subparsers(dest="command", required=True)
     w = sub.add_parser("work", help="restore or create the live database and run the workers")
     w.add_argument("--no-nice", action="store_true", help="run at normal priority")
+    w.add_argument("--attempts", type=int, default=5,
+                   help="restarts of a study's worker after it stopped on errors (default 5)")
     w.set_defaults(func=cmd_work)
+    sub.add_parser("freeze", help="install git HEAD into $LANDSCAPE_LIVE/code for the workers"
+                   ).set_defaults(func=cmd_freeze)
     sub.add_parser("snapshot", help="copy the live database to docs/landscape/study.db"
                    ).set_defaults(func=cmd_snapshot)
     for cmd, func, what in (("report", cmd_report, "the snapshot"),
