@@ -22,6 +22,7 @@ GRID_PADDING = 2
 # than this; --out-dir streams any number of images one batch at a time.
 GRID_MAX_BYTES = 2 * 2**30
 SERVE_SAMPLE_COUNT = 16                 # images in a `ganhub serve` sample grid
+SERVE_PORT = 8000                       # `ganhub serve --port` and ganhub.hub.serve.serve(port=)
 
 
 def _truthy(value):

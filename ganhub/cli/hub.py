@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+from ganhub import settings
 from ganhub.errors import UnknownModelError
 
 
@@ -42,8 +43,9 @@ def register(subparsers):
     p = subparsers.add_parser("serve", help="serve a directory of exported modules as a hub")
     p.add_argument("directory", metavar="DIR",
                    help="directory of <name>.tar.gz archives and SavedModel directories to serve")
-    p.add_argument("--port", type=_port, default=8000,
-                   help="TCP port to listen on, 0..65535 (default 8000; 0 picks a free port)")
+    p.add_argument("--port", type=_port, default=settings.SERVE_PORT,
+                   help=f"TCP port to listen on, 0..65535 (default {settings.SERVE_PORT}; "
+                        f"0 picks a free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--no-samples", action="store_true",
                    help="do not render sample grids (avoids loading TensorFlow)")

@@ -149,131 +149,193 @@ def fetch(url, downloads, key, *, expected_sha256=None, expected_size=None, hear
     """
     if offline:
         raise OfflineError(f"offline mode is on: not downloading {url}")
-    import requests  # imported here: `ganhub list` and `ganhub cache` must stay fast
-    import urllib3
-
     downloads = Path(downloads)
-    mine = downloads / f"{key}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
-    try:
-        downloads.mkdir(parents=True, exist_ok=True)
-        _adopt_partial(downloads, key, mine)
-        mine.touch(exist_ok=True)
-    except OSError as exc:
-        raise fileio.storage_error(exc, downloads) from None
-
     budget = _Budget(url, expected_size)
-    session = requests.Session()
-    session.headers["User-Agent"] = _user_agent()
-    session.headers["Accept-Encoding"] = "identity"
-    restarted_after_mismatch = False
-    progress = None
+    download = _Download(url, _claim_part_file(downloads, key), budget,
+                         expected_sha256=expected_sha256, heartbeat=heartbeat, label=label or url)
     try:
-        while True:
-            budget.check_time()
-            offset = mine.stat().st_size
-            if offset and expected_size is not None and offset > expected_size:
-                mine.write_bytes(b"")  # an adopted partial longer than the file: junk
-                offset = 0
-            digest = _hash_prefix(mine) if offset else hashlib.sha256()
-            sink = None
-            resumed = offset > 0
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
-            total = None
-            try:
-                with session.get(url, headers=headers, stream=True,
-                                 timeout=budget.request_timeout(), allow_redirects=True) as response:
-                    status = response.status_code
-                    if status == 416 and offset:
-                        # Server says our partial is already the whole file (or junk): check it.
-                        total = offset
-                    elif status >= 500 or status == 429:
-                        raise _Retryable(f"HTTP {status} from {response.url}")
-                    elif status >= 400:
-                        raise DownloadError(f"HTTP {status} {response.reason} for {url}")
-                    else:
-                        if status == 206:
-                            start, total = _content_range(response.headers.get("Content-Range"))
-                            if start != offset:
-                                raise _Retryable(f"server resumed at byte {start}, not {offset}",
-                                                 truncate=True)
-                        else:  # 200: whole file, our partial is useless
-                            if offset:
-                                resumed = False
-                                offset = 0
-                                digest = hashlib.sha256()
-                            length = response.headers.get("Content-Length")
-                            total = int(length) if length and length.isdigit() else None
-                        if expected_size is not None and total is not None and total != expected_size:
-                            raise DownloadError(
-                                f"{url} is {total} bytes, the catalog expects {expected_size}")
-                        if total is not None:
-                            budget.check_size(total, "the file the server announces")
-                        progress = _progress(progress, total or expected_size, offset, label or url)
-                        mode = "ab" if offset else "wb"
-                        sink = _Sink(open(mine, mode), digest)
-                        for block in _blocks(response):
-                            budget.check_size(offset + len(block))
-                            sink.put(block)
-                            offset += len(block)
-                            if progress is not None:
-                                progress.update(len(block))
-                            if heartbeat is not None:
-                                heartbeat()
-                            budget.check_time()
-            except _Retryable as exc:
-                if exc.truncate:
-                    mine.write_bytes(b"")
-                budget.failed(str(exc))
-                continue
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError,
-                    urllib3.exceptions.HTTPError) as exc:
-                if _name_not_resolved(exc):  # no network or no such host: retrying won't help
-                    raise DownloadError(f"cannot download {url}: the host name could not be "
-                                        f"resolved (no network, or no such host)") from None
-                budget.failed(_short(exc))
-                continue
-            except requests.RequestException as exc:
-                raise DownloadError(f"cannot download {url}: {_short(exc)}") from None
-            except _TooBig:
-                mine.write_bytes(b"")  # these bytes are not the file
-                raise
-            finally:
-                if sink is not None:
-                    sink.close()  # every received byte is on disk and hashed after this
-            size = mine.stat().st_size
-            if total is not None and size != total:
-                budget.failed(f"got {size} of {total} bytes")
-                continue
-            sha = digest.hexdigest() if status != 416 else _hash_prefix(mine).hexdigest()
-            problem = None
-            if expected_size is not None and size != expected_size:
-                problem = f"size {size} bytes, expected {expected_size}"
-            elif expected_sha256 is not None and sha != expected_sha256.lower():
-                problem = f"sha256 {sha}, expected {expected_sha256.lower()}"
-            if problem:
-                mine.write_bytes(b"")
-                if resumed and not restarted_after_mismatch:
-                    # The resumed prefix may be what is wrong: one clean retry.
-                    restarted_after_mismatch = True
-                    budget.failed(problem)
-                    continue
-                raise DownloadError(f"downloaded {url} but it does not match: {problem}; "
-                                    f"the file was discarded")
-            return mine, sha, size
-    except OSError as exc:
+        return download.run()
+    except OSError as exc:  # DownloadError is one too: storage_error hands it back unchanged
         raise fileio.storage_error(exc, downloads) from None
     finally:
-        # Keep partial bytes for resume, unless they are empty or known to be bad.
+        download.close()
+
+
+def _claim_part_file(downloads, key):
+    """A new process-unique part file for ``key``, holding the bytes of any orphaned partial."""
+    part = downloads / f"{key}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+    try:
+        downloads.mkdir(parents=True, exist_ok=True)
+        _adopt_partial(downloads, key, part)
+        part.touch(exist_ok=True)
+    except OSError as exc:
+        raise fileio.storage_error(exc, downloads) from None
+    return part
+
+
+def _session():
+    import requests  # imported here: `ganhub list` and `ganhub cache` must stay fast
+    session = requests.Session()
+    session.headers["User-Agent"] = _user_agent()
+    session.headers["Accept-Encoding"] = "identity"  # the bytes as stored: sizes and hashes exact
+    return session
+
+
+def _http_errors():
+    """(errors after which an attempt is retried, every other requests error)."""
+    import requests
+    import urllib3
+    transient = (requests.ConnectionError, requests.Timeout,
+                 requests.exceptions.ChunkedEncodingError,
+                 requests.exceptions.ContentDecodingError, urllib3.exceptions.HTTPError)
+    return transient, requests.RequestException
+
+
+class _Download:
+    """One file's download into its part file, as named steps: ``run`` repeats ``_attempt``
+    (GET from the resume point, ``_check_response``, ``_receive``, ``_verify``) and books every
+    unfinished attempt with the budget, which backs off or gives up."""
+
+    def __init__(self, url, part, budget, *, expected_sha256, heartbeat, label):
+        self.url = url
+        self.part = part
+        self.budget = budget
+        self.expected_size = budget.expected_size
+        self.expected_sha256 = expected_sha256.lower() if expected_sha256 else None
+        self.heartbeat = heartbeat
+        self.label = label
+        self.session = _session()
+        self.progress = None
+        self.restarted_after_mismatch = False
+
+    def run(self):
+        """Attempts until one gives a whole, verified file: (path, sha256, size)."""
+        while True:
+            try:
+                return self._attempt()
+            except _Retryable as exc:
+                if exc.truncate:
+                    self._discard()
+                self.budget.failed(str(exc))
+
+    def _attempt(self):
+        """One GET from the end of the part file. _Retryable when it did not finish."""
+        self.budget.check_time()
+        offset = self._resume_offset()
+        transient, request_error = _http_errors()
+        digest = None
         try:
-            if mine.exists() and mine.stat().st_size == 0:
-                mine.unlink()
+            with self._get(offset) as response:
+                if response.status_code == 416 and offset:
+                    # Server says our partial is already the whole file (or junk): check it.
+                    total, resumed = offset, True
+                else:
+                    start, total = self._check_response(response, offset)
+                    resumed, digest = start > 0, self._receive(response, start, total)
+        except transient as exc:
+            if _name_not_resolved(exc):  # no network or no such host: retrying won't help
+                raise DownloadError(f"cannot download {self.url}: the host name could not be "
+                                    f"resolved (no network, or no such host)") from None
+            raise _Retryable(_short(exc)) from None
+        except request_error as exc:
+            raise DownloadError(f"cannot download {self.url}: {_short(exc)}") from None
+        except _TooBig:
+            self._discard()  # these bytes are not the file
+            raise
+        if digest is None:  # nothing received: the part file as it is
+            digest = _hash_prefix(self.part)
+        return self._verify(total, digest, resumed)
+
+    def _resume_offset(self):
+        """Bytes already in the part file; an adopted partial longer than the file is junk."""
+        offset = self.part.stat().st_size
+        if offset and self.expected_size is not None and offset > self.expected_size:
+            self._discard()
+            offset = 0
+        return offset
+
+    def _get(self, offset):
+        """The streamed response to a GET of the file from byte ``offset`` (Range when > 0)."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        return self.session.get(self.url, headers=headers, stream=True,
+                                timeout=self.budget.request_timeout(), allow_redirects=True)
+
+    def _check_response(self, response, offset):
+        """(byte the body starts at, announced file size or None); raises on bad statuses."""
+        status = response.status_code
+        if status >= 500 or status == 429:
+            raise _Retryable(f"HTTP {status} from {response.url}")
+        if status >= 400:
+            raise DownloadError(f"HTTP {status} {response.reason} for {self.url}")
+        if status == 206:
+            start, total = _content_range(response.headers.get("Content-Range"))
+            if start != offset:
+                raise _Retryable(f"server resumed at byte {start}, not {offset}", truncate=True)
+        else:  # 200: the whole file, our partial is useless
+            start = 0
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+        if self.expected_size is not None and total is not None and total != self.expected_size:
+            raise DownloadError(f"{self.url} is {total} bytes, the catalog expects "
+                                f"{self.expected_size}")
+        if total is not None:
+            self.budget.check_size(total, "the file the server announces")
+        return start, total
+
+    def _receive(self, response, offset, total):
+        """Write the body into the part file from ``offset`` within the byte and time budget;
+        return the sha256 of the part file's bytes."""
+        digest = _hash_prefix(self.part) if offset else hashlib.sha256()
+        self.progress = _progress(self.progress, total or self.expected_size, offset, self.label)
+        sink = _Sink(open(self.part, "ab" if offset else "wb"), digest)
+        try:
+            for block in _blocks(response):
+                self.budget.check_size(offset + len(block))
+                sink.put(block)
+                offset += len(block)
+                if self.progress is not None:
+                    self.progress.update(len(block))
+                if self.heartbeat is not None:
+                    self.heartbeat()
+                self.budget.check_time()
+        finally:
+            sink.close()  # every received byte is on disk and hashed after this
+        return digest
+
+    def _verify(self, total, digest, resumed):
+        """(path, sha256, size) when the part file is whole and matches the pins."""
+        size = self.part.stat().st_size
+        if total is not None and size != total:
+            raise _Retryable(f"got {size} of {total} bytes")
+        sha = digest.hexdigest()
+        problem = None
+        if self.expected_size is not None and size != self.expected_size:
+            problem = f"size {size} bytes, expected {self.expected_size}"
+        elif self.expected_sha256 is not None and sha != self.expected_sha256:
+            problem = f"sha256 {sha}, expected {self.expected_sha256}"
+        if problem is None:
+            return self.part, sha, size
+        if resumed and not self.restarted_after_mismatch:
+            # The resumed prefix may be what is wrong: one clean retry.
+            self.restarted_after_mismatch = True
+            raise _Retryable(problem, truncate=True)
+        self._discard()
+        raise DownloadError(f"downloaded {self.url} but it does not match: {problem}; "
+                            f"the file was discarded")
+
+    def _discard(self):
+        self.part.write_bytes(b"")
+
+    def close(self):
+        """Keep partial bytes for resume, unless they are empty or known to be bad."""
+        try:
+            if self.part.exists() and self.part.stat().st_size == 0:
+                self.part.unlink()
         except OSError:
             pass
-        if progress is not None:
-            progress.close()
-        session.close()
+        if self.progress is not None:
+            self.progress.close()
+        self.session.close()
 
 
 class _Sink:

@@ -179,13 +179,7 @@ def collect(directory, workdir, skipped=None):
         return candidate if candidate.is_file() and _inside(candidate, root) else None
 
     models = {}
-    entries = []
-    for path in sorted(directory.iterdir()):
-        if path.is_symlink() and not _inside(path, root):
-            if path.name.endswith(".tar.gz") or path.is_dir():
-                skip(path, "it is a symbolic link to somewhere outside the served folder")
-            continue
-        entries.append(path)
+    entries = _entries_inside(directory, root, skip)
     for path in entries:
         if path.is_file() and path.name.endswith(".tar.gz"):
             name = path.name[: -len(".tar.gz")]
@@ -194,12 +188,7 @@ def collect(directory, workdir, skipped=None):
             except (GanhubError, OSError) as exc:
                 skip(path, str(exc))
                 continue
-            sidecar = Path(f"{path}.sha256")
-            if sidecar.is_file() and _inside(sidecar, root):
-                pinned = sidecar.read_text(encoding="utf-8", errors="replace")[:200].split()[:1]
-                if pinned and pinned[0].lower() != served.sha256:
-                    print(f"ganhub serve: warning: {sidecar} does not match {path.name}; "
-                          f"serving the archive's real sha256", file=sys.stderr)
+            _warn_on_stale_sidecar(path, served.sha256, root)
             models[name] = served
     for path in entries:
         if module_format.is_saved_model_dir(path) and path.name not in models:
@@ -212,6 +201,29 @@ def collect(directory, workdir, skipped=None):
                 packed.unlink(missing_ok=True)
                 skip(path, str(exc))
     return models
+
+
+def _entries_inside(directory, root, skip):
+    """The folder's entries, sorted, without links that lead out of it (a skipped module when
+    the link looks like one)."""
+    entries = []
+    for path in sorted(directory.iterdir()):
+        if path.is_symlink() and not _inside(path, root):
+            if path.name.endswith(".tar.gz") or path.is_dir():
+                skip(path, "it is a symbolic link to somewhere outside the served folder")
+            continue
+        entries.append(path)
+    return entries
+
+
+def _warn_on_stale_sidecar(path, sha256, root):
+    """Warn when the archive's ``.sha256`` sidecar pins another hash (the real one is served)."""
+    sidecar = Path(f"{path}.sha256")
+    if sidecar.is_file() and _inside(sidecar, root):
+        pinned = sidecar.read_text(encoding="utf-8", errors="replace")[:200].split()[:1]
+        if pinned and pinned[0].lower() != sha256:
+            print(f"ganhub serve: warning: {sidecar} does not match {path.name}; "
+                  f"serving the archive's real sha256", file=sys.stderr)
 
 
 _PAGE = """<!doctype html>
@@ -379,138 +391,169 @@ def _card(model, base):
             f'<button class="copy" type="button">copy</button></div>')
 
 
-def _make_handler(hub):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "ganhub-serve"
-        timeout = hub.idle_timeout  # an idle or stalled connection is closed, freeing its worker
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Answers a connection's requests for ``self.server.hub``: ``_get`` routes each path to one
+    method. Error bodies never name this machine's paths (``Hub.public``)."""
+    protocol_version = "HTTP/1.1"
+    server_version = "ganhub-serve"
 
-        def log_message(self, fmt, *args):
-            if hub.verbose:
-                sys.stderr.write(f"ganhub serve: {self.address_string()} {fmt % args}\n")
+    @property
+    def hub(self):
+        return self.server.hub
 
-        def _base(self):
-            host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
-            return f"http://{host}"
+    @property
+    def timeout(self):  # an idle or stalled connection is closed, freeing its worker
+        return self.server.hub.idle_timeout
 
-        def _send(self, status, body, content_type, head=False, extra=None):
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in (extra or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
+    def log_message(self, fmt, *args):
+        if self.hub.verbose:
+            sys.stderr.write(f"ganhub serve: {self.address_string()} {fmt % args}\n")
 
-        def do_HEAD(self):
-            self.do_GET(head=True)
+    def do_HEAD(self):
+        self.do_GET(head=True)
 
-        def do_GET(self, head=False):
-            try:
-                return self._get(head)
-            except OSError:  # the client went away or stalled past the idle timeout
-                self.close_connection = True
-            except Exception as exc:  # a bug or bad data must not drop every client's connection
-                sys.stderr.write(f"ganhub serve: error answering {self.path[:200]!r}: "
-                                 f"{type(exc).__name__}: {exc}\n")
-                self.close_connection = True
+    def do_GET(self, head=False):
+        try:
+            return self._get(head)
+        except OSError:  # the client went away or stalled past the idle timeout
+            self.close_connection = True
+        except Exception as exc:  # a bug or bad data must not drop every client's connection
+            self._internal_error(exc, head)
+
+    def _get(self, head):
+        path = unquote(urlparse(self.path).path).lstrip("/")
+        if path in ("", "index.html"):
+            return self._index_page(head)
+        if path == "index.json":
+            return self._index_json(head)
+        if path.startswith("samples/") and path.endswith(".png"):
+            return self._samples(path[len("samples/"):-len(".png")], head)
+        if path.startswith("walks/") and path.endswith(".gif"):
+            return self._walk(path[len("walks/"):-len(".gif")], head)
+        if path.endswith(".tar.gz.sha256") and path[:-len(".tar.gz.sha256")] in self.hub.models:
+            return self._sha256_sidecar(self.hub.models[path[:-len(".tar.gz.sha256")]], head)
+        if path.endswith(".npz") and path[:-len(".npz")] in self.hub.references:
+            return self._send_archive(self.hub.references[path[:-len(".npz")]], head)
+        return self._archive(path[:-len(".tar.gz")] if path.endswith(".tar.gz") else path, head)
+
+    def _base(self):
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        return f"http://{host}"
+
+    def _index_page(self, head):
+        hub, base = self.hub, self._base()
+        cards = "\n".join(_card(m, base) for m in hub.models.values())
+        page = _PAGE.format(title=html.escape(hub.title), count=len(hub.models), cards=cards,
+                            base=html.escape(base))
+        self._send(200, page.encode("utf-8"), "text/html; charset=utf-8", head)
+
+    def _index_json(self, head):
+        hub, base = self.hub, self._base()
+        data = {"catalog_version": catalog.CATALOG_VERSION, "name": f"served:{hub.title}",
+                "models": [m.entry(base) for m in hub.models.values()]
+                + [r.entry(base) for r in hub.references.values()]}
+        self._send(200, json.dumps(data, indent=1).encode("utf-8"), "application/json", head)
+
+    def _samples(self, name, head):
+        model = self.hub.models.get(name)
+        if model is None:
+            return self._send(404, b"no such model", "text/plain", head)
+        png = model.samples(self.hub.workdir, self.hub.render_samples)
+        if png is None:
+            body = f"no sample grid for {model.name}: {self.hub.public(model.sample_error)}"
+            return self._send(404, body.encode("utf-8"), "text/plain", head)
+        self._send(200, png, "image/png", head)
+
+    def _walk(self, name, head):
+        model = self.hub.models.get(name)
+        if model is None:
+            return self._send(404, b"no such model", "text/plain", head)
+        gif, error = model.walk(self.hub.workdir, self.hub.render_samples)
+        if gif is None:
+            body = f"no latent walk for {model.name}: {self.hub.public(error)}"
+            return self._send(404, body.encode("utf-8"), "text/plain", head)
+        self._send(200, gif, "image/gif", head)
+
+    def _sha256_sidecar(self, model, head):
+        self._send(200, f"{model.sha256}  {model.name}.tar.gz\n".encode(), "text/plain", head)
+
+    def _archive(self, name, head):
+        model = self.hub.models.get(name)
+        if model is None:
+            return self._send(404, f"no model {name!r} here; see /index.json".encode(),
+                              "text/plain", head)
+        self._send_archive(model, head)
+
+    def _send_archive(self, served, head):
+        """A served file (module archive or reference .npz), whole or the range asked for."""
+        status, start, end = _byte_range(self.headers.get("Range"), served.size)
+        if status == 416:
+            return self._send(416, b"", "text/plain", head,
+                              {"Content-Range": f"bytes */{served.size}"})
+        extra = {"Accept-Ranges": "bytes", "ETag": f'"{served.sha256}"'}
+        if status == 206:
+            extra["Content-Range"] = f"bytes {start}-{end}/{served.size}"
+        self._send_headers(status, "application/gzip", end - start + 1, extra)
+        if not head:
+            self._copy_file(served.archive, start, end - start + 1)
+
+    def _copy_file(self, path, start, length):
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            while length > 0:
+                block = fh.read(min(1 << 20, length))
+                if not block:
+                    break
                 try:
-                    self._send(500, b"internal error; see the server's log", "text/plain", head)
-                except OSError:
-                    pass
+                    self.wfile.write(block)
+                except OSError:  # gone, reset, or stalled past the idle timeout
+                    self.close_connection = True
+                    return
+                length -= len(block)
 
-        def _get(self, head):
-            path = unquote(urlparse(self.path).path).lstrip("/")
-            base = self._base()
-            if path in ("", "index.html"):
-                cards = "\n".join(_card(m, base) for m in hub.models.values())
-                page = _PAGE.format(title=html.escape(hub.title), count=len(hub.models),
-                                    cards=cards, base=html.escape(base))
-                return self._send(200, page.encode("utf-8"), "text/html; charset=utf-8", head)
-            if path == "index.json":
-                data = {"catalog_version": catalog.CATALOG_VERSION, "name": f"served:{hub.title}",
-                        "models": [m.entry(base) for m in hub.models.values()]
-                        + [r.entry(base) for r in hub.references.values()]}
-                return self._send(200, json.dumps(data, indent=1).encode("utf-8"),
-                                  "application/json", head)
-            if path.startswith("samples/") and path.endswith(".png"):
-                model = hub.models.get(path[len("samples/"):-len(".png")])
-                if model is None:
-                    return self._send(404, b"no such model", "text/plain", head)
-                png = model.samples(hub.workdir, hub.render_samples)
-                if png is None:
-                    body = f"no sample grid for {model.name}: {hub.public(model.sample_error)}"
-                    return self._send(404, body.encode("utf-8"), "text/plain", head)
-                return self._send(200, png, "image/png", head)
-            if path.startswith("walks/") and path.endswith(".gif"):
-                model = hub.models.get(path[len("walks/"):-len(".gif")])
-                if model is None:
-                    return self._send(404, b"no such model", "text/plain", head)
-                gif, error = model.walk(hub.workdir, hub.render_samples)
-                if gif is None:
-                    body = f"no latent walk for {model.name}: {hub.public(error)}"
-                    return self._send(404, body.encode("utf-8"), "text/plain", head)
-                return self._send(200, gif, "image/gif", head)
-            if path.endswith(".tar.gz.sha256"):
-                model = hub.models.get(path[: -len(".tar.gz.sha256")])
-                if model is not None:
-                    body = f"{model.sha256}  {model.name}.tar.gz\n".encode()
-                    return self._send(200, body, "text/plain", head)
-            if path.endswith(".npz") and path[:-len(".npz")] in hub.references:
-                return self._send_archive(hub.references[path[:-len(".npz")]], head)
-            name = path[: -len(".tar.gz")] if path.endswith(".tar.gz") else path
-            model = hub.models.get(name)
-            if model is None:
-                return self._send(404, f"no model {name!r} here; see /index.json".encode(),
-                                  "text/plain", head)
-            return self._send_archive(model, head)
+    def _internal_error(self, exc, head):
+        """Log the error here; the client gets a 500 that names nothing of this machine."""
+        sys.stderr.write(f"ganhub serve: error answering {self.path[:200]!r}: "
+                         f"{type(exc).__name__}: {exc}\n")
+        self.close_connection = True
+        try:
+            self._send(500, b"internal error; see the server's log", "text/plain", head)
+        except OSError:
+            pass
 
-        def _send_archive(self, model, head):
-            start, end = 0, model.size - 1
-            status = 200
-            extra = {"Accept-Ranges": "bytes", "ETag": f'"{model.sha256}"'}
-            rng = self.headers.get("Range")
-            if rng and rng.startswith("bytes=") and "," not in rng:
-                first, _, last = rng[len("bytes="):].partition("-")
-                try:
-                    if first:
-                        start = int(first)
-                        end = min(int(last), model.size - 1) if last else model.size - 1
-                    else:
-                        start = max(model.size - int(last), 0)
-                except ValueError:
-                    start, end = 0, model.size - 1
-                else:
-                    if start >= model.size or start > end:
-                        return self._send(416, b"", "text/plain", head,
-                                          {"Content-Range": f"bytes */{model.size}"})
-                    status = 206
-                    extra["Content-Range"] = f"bytes {start}-{end}/{model.size}"
-            length = end - start + 1
-            self.send_response(status)
-            self.send_header("Content-Type", "application/gzip")
-            self.send_header("Content-Length", str(length))
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.end_headers()
-            if head:
-                return
-            with open(model.archive, "rb") as fh:
-                fh.seek(start)
-                remaining = length
-                while remaining > 0:
-                    block = fh.read(min(1 << 20, remaining))
-                    if not block:
-                        break
-                    try:
-                        self.wfile.write(block)
-                    except OSError:  # gone, reset, or stalled past the idle timeout
-                        self.close_connection = True
-                        return
-                    remaining -= len(block)
+    def _send_headers(self, status, content_type, length, extra=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
 
-    return Handler
+    def _send(self, status, body, content_type, head=False, extra=None):
+        self._send_headers(status, content_type, len(body), extra)
+        if not head:
+            self.wfile.write(body)
+
+
+def _byte_range(header, size):
+    """(status, first byte, last byte) answering a Range header for a file of ``size`` bytes:
+    206 for one satisfiable range, 416 for an unsatisfiable one, else 200 and the whole file
+    (no header, several ranges or a malformed one)."""
+    whole = (200, 0, size - 1)
+    if not header or not header.startswith("bytes=") or "," in header:
+        return whole
+    first, _, last = header[len("bytes="):].partition("-")
+    try:
+        if first:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+        else:
+            start, end = max(size - int(last), 0), size - 1
+    except ValueError:
+        return whole
+    if start >= size or start > end:
+        return 416, start, end
+    return 206, start, end
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -519,6 +562,7 @@ class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
+    hub = None  # the Hub whose files _Handler serves
 
     def __init__(self, *args, max_workers=MAX_WORKERS, **kwargs):
         super().__init__(*args, **kwargs)
@@ -556,8 +600,8 @@ class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 class Hub:
     """The served directory: models, a work directory, and the HTTP server."""
 
-    def __init__(self, directory, *, host="127.0.0.1", port=8000, samples=True, verbose=False,
-                 max_workers=MAX_WORKERS, idle_timeout=IDLE_TIMEOUT):
+    def __init__(self, directory, *, host="127.0.0.1", port=settings.SERVE_PORT, samples=True,
+                 verbose=False, max_workers=MAX_WORKERS, idle_timeout=IDLE_TIMEOUT):
         self.models = {}
         self.skipped = []
         self.render_samples = samples
@@ -565,8 +609,9 @@ class Hub:
         self.idle_timeout = idle_timeout
         self.directory = Path(directory)
         self.workdir = None
-        self.server = _ThreadingServer((host, port), _make_handler(self), bind_and_activate=False,
+        self.server = _ThreadingServer((host, port), _Handler, bind_and_activate=False,
                                        max_workers=max_workers)
+        self.server.hub = self
         self._tmp = None
         try:
             # Bind first, so that a taken port fails before every module is hashed and packed;
@@ -615,7 +660,7 @@ class Hub:
         self._tmp.cleanup()
 
 
-def serve(directory, *, host="127.0.0.1", port=8000, samples=True):
+def serve(directory, *, host="127.0.0.1", port=settings.SERVE_PORT, samples=True):
     hub = Hub(directory, host=host, port=port, samples=samples, verbose=True)
     if not hub.models:
         print(f"ganhub serve: warning: {directory} holds no <name>.tar.gz archive and no SavedModel "

@@ -103,3 +103,15 @@ def test_serve_and_info_arguments_have_help(capsys):
         main(["info", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "NAME catalog name" in out
+
+
+def test_the_cli_and_the_api_listen_on_the_same_default_port(tmp_path):
+    import inspect
+
+    from ganhub import settings
+    from ganhub.cli import build_parser
+
+    args = build_parser().parse_args(["serve", str(tmp_path)])
+    assert args.port == settings.SERVE_PORT == 8000
+    for function in (hub_serve.serve, hub_serve.Hub):
+        assert inspect.signature(function).parameters["port"].default == settings.SERVE_PORT
