@@ -94,7 +94,8 @@ _CHILD = {}
 
 def _ganhub(*args, nice=False):
     cmd = (["nice", "-n", "19"] if nice else []) + [sys.executable, "-m", "ganhub", *args]
-    child = subprocess.Popen(cmd, env=_env())
+    # not from the repository: `python -m` puts the current folder first on sys.path
+    child = subprocess.Popen(cmd, env=_env(), cwd=live_dir())
     _CHILD["proc"] = child
     try:
         return child.wait()
@@ -117,7 +118,8 @@ def cmd_freeze(args):
                     "--no-build-isolation", "--target", str(site), str(src)], check=True)
     (code_dir() / "COMMIT").write_text(head + "\n")
     check = subprocess.run([sys.executable, "-c", "import ganhub, ganhub.training, ganhub.study; "
-                            "print(ganhub.__file__)"], env=_env(), capture_output=True, text=True)
+                            "print(ganhub.__file__)"], env=_env(), capture_output=True, text=True,
+                           cwd=live_dir())
     if check.returncode or not check.stdout.startswith(str(site)):
         sys.exit(f"the frozen install does not import from {site}: {check.stderr or check.stdout}")
     print(f"workers will run commit {head[:12]} from {site}")

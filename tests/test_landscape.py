@@ -137,3 +137,15 @@ def test_findings_wait_for_complete_grids():
     text = "\n".join(landscape_findings.finding_losses(s))
     assert "not enough trials yet: 1 of the 18 grid trials" in text
     assert "holds" not in text
+
+
+def test_list_shows_the_sample_count_beside_each_score():
+    """`ganhub list` puts the zoo's 2k-sample FIDs beside the default's 10k one: it says so."""
+    from ganhub.cli.hub import _score
+    entry = {"scores": {"fid": {"value": 21.734, "protocol": {"num_samples": 2000}},
+                        "kid": {"value": 0.012345, "protocol": {"num_samples": 2500}}}}
+    assert _score(entry, "fid") == "21.73 @2k"
+    assert _score(entry, "kid", digits=4) == "0.0123 @2500"
+    assert _score({"scores": {"fid": {"value": 34.29, "protocol": "FID, 3k vs 3k"}}}, "fid") == "34.29"
+    assert _score({"scores": {"fid": 30.0}}, "fid") == "30.00"
+    assert _score({}, "kid") == "-"

@@ -67,11 +67,21 @@ def _penalty(entry):
     return format_penalty(entry.get("penalty"))
 
 
-def _score(entry, key):
+def _score(entry, key, digits=2):
+    """'21.73 @2k': the value and, when its protocol says, the generated sample count (FIDs at
+    different counts do not compare)."""
     score = (entry.get("scores") or {}).get(key)
+    n = None
     if isinstance(score, dict):
+        protocol = score.get("protocol")
+        n = protocol.get("num_samples") if isinstance(protocol, dict) else None
         score = score.get("value")
-    return f"{score:.2f}" if isinstance(score, (int, float)) else "-"
+    if not isinstance(score, (int, float)) or isinstance(score, bool):
+        return "-"
+    count = ""
+    if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+        count = f" @{n // 1000}k" if n % 1000 == 0 else f" @{n}"
+    return f"{score:.{digits}f}{count}"
 
 
 def cmd_list(args):
@@ -82,11 +92,11 @@ def cmd_list(args):
         json.dump(entries, sys.stdout, indent=1)
         print()
         return 0
-    rows = [("NAME", "DATASET", "ARCH", "LOSS", "NORM", "PENALTY", "FID")]
+    rows = [("NAME", "DATASET", "ARCH", "LOSS", "NORM", "PENALTY", "FID", "KID")]
     for e in entries:
         rows.append((e["name"], str(e.get("dataset") or "-"), str(e.get("architecture") or "-"),
                      str(e.get("loss") or "-"), str(e.get("normalization") or "-"), _penalty(e),
-                     _score(e, "fid")))
+                     _score(e, "fid"), _score(e, "kid", digits=4)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
