@@ -4,44 +4,25 @@ import json
 from pathlib import Path
 
 from ganhub.errors import ConfigError
+from ganhub.training.architectures import ARCHITECTURES, resolution_error
+from ganhub.training.architectures import D_NORMS as ARCH_D_NORMS
 from ganhub.training.losses import LOSSES
 from ganhub.training.penalties import PENALTIES
 
-# Losses and penalties are declared once, in their modules (imported without TensorFlow).
+# Losses, penalties and architectures are declared once, in their registries (importable without
+# TensorFlow); the config's choices derive from them.
 CHOICES = {
-    "architecture": ("sndcgan", "dcgan", "resnet19", "resnet_cifar"),
+    "architecture": tuple(ARCHITECTURES),
     "loss": tuple(LOSSES),
     "penalty": tuple(PENALTIES),
-    "d_norm": ("none", "batch_norm", "layer_norm", "spectral_norm", "weight_norm"),
+    "d_norm": ARCH_D_NORMS,
     "lr_decay": ("none", "linear"),
 }
 
-# D normalizations each architecture accepts. SNDCGAN and DCGAN: what compare_gan asserts (spec
-# §3.1). ResNets: all five; compare_gan silently ran weight_norm as none, ganhub implements it.
-D_NORMS = {
-    "sndcgan": ("none", "spectral_norm"),
-    "dcgan": ("none", "batch_norm", "spectral_norm"),
-    "resnet19": CHOICES["d_norm"],
-    "resnet_cifar": CHOICES["d_norm"],
-}
+# D normalizations each architecture accepts.
+D_NORMS = {name: arch.d_norms for name, arch in ARCHITECTURES.items()}
 
 CONFIG_FILE = "config.json"
-
-
-def resolution_error(architecture, resolution):
-    """Why ``resolution`` does not fit ``architecture`` (None when it does)."""
-    # any size, with compare_gan's ceil sizing (28 → 14 → 7 → 4 → 2)
-    if architecture == "sndcgan" and resolution < 8:
-        return "sndcgan needs a resolution of at least 8 (the study used 28, 32 and 128)"
-    if architecture == "dcgan" and resolution < 16:
-        return "dcgan needs a resolution of at least 16 (the study used 28 and 32)"
-    if architecture in ("resnet19", "resnet_cifar"):
-        # log2(s/4) "up" blocks out of 5 (resnet19) or 3 (resnet_cifar); spec §4.4
-        valid = (8, 16, 32, 64, 128) if architecture == "resnet19" else (8, 16, 32)
-        if resolution not in valid:
-            return (f"{architecture} supports resolution {', '.join(map(str, valid))} "
-                    f"(the study used {128 if architecture == 'resnet19' else 32})")
-    return None
 
 
 @dataclasses.dataclass
@@ -65,6 +46,9 @@ class Config:
     seed: int = 2
     checkpoint_every: int = 5_000
     keep_checkpoints: int = 3
+    # XLA: true, false or "auto" (measure both on this machine when training starts and take the
+    # faster; training/steps.py choose_jit). Off by default: plain tf.function was the faster on
+    # the AVX-512 machines measured at every SNDCGAN width (benchmarks/train_step.py).
     jit_compile: bool = False
     # ganhub's addition, not the study's (training/ema.py): an exponential moving average of G's
     # weights from step g_ema_start on, exported instead of the raw weights. 0 turns it off.
@@ -115,6 +99,8 @@ class Config:
         problem = resolution_error(self.architecture, self.resolution)
         if problem:
             raise ConfigError(f"resolution={self.resolution}: {problem}")
+        if not (isinstance(self.jit_compile, bool) or self.jit_compile == "auto"):
+            raise ConfigError(f'jit_compile must be true, false or "auto", got {self.jit_compile!r}')
         if float(self.penalty_lambda) < 0:
             raise ConfigError(f"penalty_lambda must be >= 0, got {self.penalty_lambda!r}")
 

@@ -80,3 +80,22 @@ def test_registries_import_without_tensorflow():
     code = ("import sys; import ganhub.training.config, ganhub.training.presets; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_architectures_are_declared_once():
+    """The config's architecture choices and D norms are the registry's rows, and every row builds
+    through its module's build() at a resolution it declares."""
+    from ganhub.training import architectures
+    from ganhub.training.config import D_NORMS
+    assert CHOICES["architecture"] == tuple(architectures.ARCHITECTURES)
+    assert D_NORMS == {n: a.d_norms for n, a in architectures.ARCHITECTURES.items()}
+    assert CHOICES["d_norm"] == architectures.D_NORMS
+    for name, arch in architectures.ARCHITECTURES.items():
+        resolution = (arch.resolutions or (arch.min_resolution,))[0]
+        config = Config(architecture=name, resolution=resolution, width=0.0625, z_dim=8,
+                        d_norm=arch.d_norms[0])
+        g, d = architectures.build(config, 1)
+        assert g.export_spec().image_shape == (resolution, resolution, 1)
+        assert architectures.resolution_error(name, resolution) is None
+        with pytest.raises(ConfigError, match=f"resolution={resolution - 1}"):
+            Config(architecture=name, resolution=resolution - 1)

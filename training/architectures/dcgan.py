@@ -64,3 +64,10 @@ class DCGANDiscriminator(Network):
                 x = self.norms[i - 1](x, training)
             x = lrelu(x, 0.2)
         return tf.squeeze(self.fc(tf.reshape(x, [-1, self.flat])), axis=1)
+
+
+def build(config, channels):
+    """(generator, discriminator) of a validated config (training.architectures.build)."""
+    g = DCGANGenerator(config.z_dim, config.resolution, channels, config.width)
+    d = DCGANDiscriminator(config.resolution, channels, config.width, config.d_norm)
+    return g, d

@@ -9,11 +9,10 @@ import math
 
 import tensorflow as tf
 
+from ganhub.training.architectures import D_NORMS  # every norm: the ResNets accept all
 from ganhub.training.architectures.sndcgan import scaled
 from ganhub.training.architectures.interface import ExportableGenerator
 from ganhub.training.layers import (BatchNorm, Conv2D, Dense, LayerNorm, Network, downsample, unpool)
-
-D_NORMS = ("none", "batch_norm", "layer_norm", "spectral_norm", "weight_norm")
 
 
 def _norm_layer(kind, channels, name):
@@ -136,3 +135,9 @@ def resnet19(z_dim, resolution, channels, width, d_norm):
 def resnet_cifar(z_dim, resolution, channels, width, d_norm):
     return (ResNetGenerator(z_dim, resolution, channels, RESNET_CIFAR_G, width),
             ResNetDiscriminator(channels, RESNET_CIFAR_D, width, d_norm))
+
+
+def build(config, channels):
+    """(generator, discriminator) of a validated config (training.architectures.build)."""
+    make = resnet19 if config.architecture == "resnet19" else resnet_cifar
+    return make(config.z_dim, config.resolution, channels, config.width, config.d_norm)

@@ -70,3 +70,10 @@ class SNDCGANDiscriminator(Network):
         for conv in self.convs:
             x = lrelu(conv(x), 0.1)
         return tf.squeeze(self.fc(tf.reshape(x, [-1, self.flat])), axis=1)
+
+
+def build(config, channels):
+    """(generator, discriminator) of a validated config (training.architectures.build)."""
+    g = SNDCGANGenerator(config.z_dim, config.resolution, channels, config.width)
+    d = SNDCGANDiscriminator(config.resolution, channels, config.width, config.d_norm)
+    return g, d
