@@ -65,6 +65,7 @@ def build(config, state, name, spec):
             "seed": config.seed,
             "wall_time_seconds": round(state.get("wall_time", 0.0), 1),
             "tensorflow_version": state.get("tensorflow"),
+            "xla": state.get("xla"),   # on/off and how chosen (training.loop; None: not recorded)
             "config": config.to_dict(),
             "generator_weights": state.get("generator_weights", {"kind": "raw"}),
         },

@@ -21,7 +21,7 @@ from ganhub.errors import ConfigError, TrainingDivergedError
 from ganhub.training import architectures, data, ema
 from ganhub.training.config import CONFIG_FILE, EMA_KEYS, RESUMABLE_CHANGES, Config
 from ganhub.training.optim import lr_scale
-from ganhub.training.steps import GANSteps
+from ganhub.training.steps import GANSteps, choose_jit
 
 CHECKPOINT_SUBDIR = "checkpoints"
 LOG_SUBDIR = "logs"
@@ -129,8 +129,10 @@ class Trainer:
             self._ema_copy = tf.function(lambda: ema.copy_weights(ema_vars, g_vars))
             self._ema_update = tf.function(lambda: ema.ema_update(ema_vars, g_vars, decay))
             ema_spec = (ema_vars, g_vars, decay, config.g_ema_start)
+        self.batches = self.dataset.batches(config.batch_size, config.seed)
+        jit, self.xla = self._choose_jit()
         self.steps = GANSteps(config, self.generator, self.discriminator, self.strategy,
-                              ema=ema_spec)
+                              ema=ema_spec, jit_compile=jit)
         self.loss = self.steps.loss
         self.d_optimizer, self.g_optimizer = self.steps.d_optimizer, self.steps.g_optimizer
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -149,7 +151,14 @@ class Trainer:
         self.checkpoint_dir = str(self.model_dir / CHECKPOINT_SUBDIR)
         save_dir = self.checkpoint_dir if self.is_chief else tempfile.mkdtemp(prefix="ganhub-worker-")
         self.manager = tf.train.CheckpointManager(self.checkpoint, save_dir, config.keep_checkpoints)
-        self.batches = self.dataset.batches(config.batch_size, config.seed)
+
+    def _choose_jit(self):
+        """(XLA on?, how it was chosen): jit_compile "auto" is measured on one device (choose_jit);
+        under a strategy it means off (the replicas of a multi-worker run must agree)."""
+        if self.config.jit_compile == "auto" and self.strategy.num_replicas_in_sync > 1:
+            return False, "off (jit_compile: auto; not measured under a tf.distribute strategy)"
+        return choose_jit(self.config, self.generator, self.discriminator,
+                          self.batches(tf.constant(1, tf.int64)))
 
     # --- one step -----------------------------------------------------------------------------
     def latents(self, step):
@@ -236,14 +245,33 @@ class Trainer:
         if not self.is_chief:
             return
         state = {"step": int(self.step.numpy()), "wall_time": float(self.wall_time.numpy()),
-                 "tensorflow": tf.__version__, "dataset": self.dataset.provenance}
+                 "tensorflow": tf.__version__, "dataset": self.dataset.provenance,
+                 "xla": self._xla_history()}
         tmp = self.model_dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(state, indent=2) + "\n")
         tmp.replace(self.model_dir / STATE_FILE)
 
+    def _xla_history(self):
+        """Whether XLA was on (``self.xla``), and before this run's first step when a run resumed
+        from a checkpoint chose otherwise (jit_compile may change on resume, "auto" may decide
+        differently on another machine)."""
+        before, started = getattr(self, "_xla_before", (None, 0))
+        if before and before.split()[0] != self.xla.split()[0]:
+            return f"{self.xla} from step {started + 1}; before: {before}"
+        return self.xla
+
+    def _read_xla_before(self, start):
+        path = self.model_dir / STATE_FILE
+        try:
+            before = json.loads(path.read_text()).get("xla") if start and path.exists() else None
+        except (OSError, ValueError):
+            before = None
+        self._xla_before = (before if isinstance(before, str) else None, start)
+
     def run(self, progress=True, summary_every=100):
         self.model_dir.mkdir(parents=True, exist_ok=True)
         start = self.restore()  # checks the resume first: a refused config must not be saved
+        self._read_xla_before(start)
         if self.is_chief:
             self.config.save(self.model_dir / CONFIG_FILE)
         if tf.train.latest_checkpoint(self.checkpoint_dir) is None:

@@ -26,8 +26,10 @@ CIFAR-10, CelebA-HQ and LSUN-Bedroom only), in ``OFFLINE_PRESETS``:
 from ganhub.errors import ConfigError
 from ganhub.training.config import Config
 
+# jit_compile "auto": XLA on or off, whichever ran faster on the training machine when the run
+# started (training.steps.choose_jit; the ranking depends on the CPU).
 _STUDY = {"batch_size": 64, "z_dim": 128, "checkpoint_every": 20_000, "penalty": "none",
-          "penalty_lambda": 0.0, "loss": "ns", "disc_iters": 1}
+          "penalty_lambda": 0.0, "loss": "ns", "disc_iters": 1, "jit_compile": "auto"}
 _DATA = {"cifar10": 32, "celebahq128": 128, "lsun_bedroom": 128, "fashion_mnist": 32, "mnist": 32}
 
 
@@ -87,13 +89,14 @@ PRESET_INFO = {name: {"line": line, "fid": fid, "tfhub_model": hub}
 
 # The shipped default model's config (scripts/default_model.json; a test keeps the two equal).
 # Deviates from the study: width 1/4 (so it trains on a 2-core CPU), generator EMA and linear
-# learning-rate decay (ganhub additions), checkpoints every 500 steps.
+# learning-rate decay (ganhub additions), checkpoints every 500 steps. It was trained with
+# jit_compile true; "auto" now measures which is faster on the machine that trains.
 DEFAULT_MODEL = {
     "architecture": "sndcgan", "loss": "ns", "penalty": "none", "penalty_lambda": 0.0,
     "d_norm": "spectral_norm", "dataset": "fashion_mnist", "data_dir": "", "resolution": 32,
     "width": 0.25, "z_dim": 128, "batch_size": 64, "steps": 50000, "disc_iters": 1,
     "learning_rate": 0.0002, "beta1": 0.5, "beta2": 0.999, "seed": 2, "checkpoint_every": 500,
-    "keep_checkpoints": 3, "jit_compile": True, "g_ema_decay": 0.999, "g_ema_start": 18713,
+    "keep_checkpoints": 3, "jit_compile": "auto", "g_ema_decay": 0.999, "g_ema_start": 18713,
     "lr_decay": "linear", "lr_decay_start": 36922,
 }
 

@@ -22,6 +22,9 @@ and the weights are bit for bit those of one call per step (tests/training/test_
 What it saves is per-step work outside the graph: on 2 busy cores, ~4 ms of Python and dispatch
 per step (7 eager calls and 3 host syncs), a tenth of a width-1/8 SNDCGAN step.
 """
+import time
+
+import numpy as np
 import tensorflow as tf
 
 from ganhub.errors import ConfigError
@@ -35,9 +38,13 @@ Z_STREAM, PENALTY_STREAM = 0, 1
 
 
 class GANSteps:
-    def __init__(self, config, generator, discriminator, strategy=None, ema=None):
+    def __init__(self, config, generator, discriminator, strategy=None, ema=None, jit_compile=None):
         """``ema``: (ema_variables, generator_variables, decay, start) of the generator EMA that
-        ``train_steps`` updates after each step t >= start (copy at t == start; training/ema.py)."""
+        ``train_steps`` updates after each step t >= start (copy at t == start; training/ema.py).
+        ``jit_compile``: True/False instead of the config's (which may be "auto": ``choose_jit``)."""
+        jit = config.jit_compile if jit_compile is None else jit_compile
+        if not isinstance(jit, bool):
+            raise ValueError(f"jit_compile={jit!r}: resolve 'auto' with choose_jit first")
         self.config = config
         self.ema = ema
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -52,7 +59,7 @@ class GANSteps:
                                     config.beta1, config.beta2, name="d_optimizer")
             self.g_optimizer = Adam(generator.trainable_variables, config.learning_rate,
                                     config.beta1, config.beta2, name="g_optimizer")
-        jit = bool(config.jit_compile)
+        self.jit_compile = jit
         if self.replicas == 1:
             self._d_update = tf.function(self._d_step, jit_compile=jit)
             self._g_update = tf.function(self._g_step, jit_compile=jit)
@@ -224,3 +231,43 @@ class GANSteps:
         _, *arrays = tf.while_loop(lambda i, *_: i < k, body, [tf.constant(0), *arrays],
                                    parallel_iterations=1)
         return tuple(a.stack() for a in arrays)
+
+
+def choose_jit(config, generator, discriminator, real, steps=3):
+    """(jit_compile, description) for ``config.jit_compile``: as configured when true or false;
+    for "auto", whichever of plain tf.function and XLA ran a D step + G step faster on this
+    machine, timed alternately (median of ``steps`` each, after one warm-up step that includes
+    XLA's compilation) on ``real`` (one batch) from the networks' current weights, which are put
+    back afterwards bit for bit (the measurement's optimizers are thrown away). The ranking
+    depends on the CPU: XLA was 2x faster at width 1 on a 2-core AVX2 machine and 0.3-0.7x on
+    AVX-512 ones (benchmarks/train_step.py)."""
+    if config.jit_compile != "auto":
+        return config.jit_compile, f"{'on' if config.jit_compile else 'off'} (jit_compile: " \
+                                   f"{str(config.jit_compile).lower()})"
+    variables = list(generator.variables) + list(discriminator.variables)
+    saved = [v.numpy() for v in variables]
+    try:
+        runs = {}
+        for jit in (False, True):
+            s = GANSteps(config, generator, discriminator, jit_compile=jit)
+            t = tf.constant(1, tf.int64)
+            z = s.latents(t)
+
+            def run(s=s, z=z, t=t):
+                s.d_step(real, z, t)[0].numpy()
+                s.g_step(z, t).numpy()
+            run()
+            runs[jit] = run
+        times = {False: [], True: []}
+        for _ in range(steps):
+            for jit, run in runs.items():
+                start = time.perf_counter()
+                run()
+                times[jit].append(time.perf_counter() - start)
+    finally:
+        for v, value in zip(variables, saved):
+            v.assign(value)
+    plain, xla = (float(np.median(times[j])) for j in (False, True))
+    on = xla < plain
+    return on, (f"{'on' if on else 'off'} (jit_compile: auto; measured {plain:.3g} s/step plain, "
+                f"{xla:.3g} s/step XLA)")

@@ -117,11 +117,13 @@ def _cached_sha(entry):
 
 
 def _training(training):
-    """One line of the metadata's training section; the full config is in `info --json`."""
+    """One line of the metadata's training section (with "xla on/off (how chosen)" when the run
+    recorded it); the full config is in `info --json`."""
     if not training:
         return None
     return ", ".join(f"{k} {v}" for k, v in training.items()
-                     if k not in ("config", "generator_weights") and not isinstance(v, dict))
+                     if k not in ("config", "generator_weights") and v is not None
+                     and not isinstance(v, dict))
 
 
 def cmd_info(args):

@@ -126,6 +126,8 @@ def _check_set_types(assignments):
         elif kind is int:
             ok = isinstance(value, int) and not isinstance(value, bool)
             want = "an integer"
+        elif kind is bool and key == "jit_compile":  # or "auto" (training.config)
+            ok, want = isinstance(value, bool) or value == "auto", 'true or false, or "auto"'
         elif kind is bool:
             ok, want = isinstance(value, bool), "true or false"
         else:
