@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from ganhub.errors import ConfigError
+from ganhub.training.distribute import STRATEGIES
 
 CHECKPOINT_SUBDIR = "checkpoints"  # as ganhub.training.loop writes them
 
@@ -32,7 +33,7 @@ def register(sub):
     p.add_argument("--print-config", action="store_true",
                    help="print the resulting config (every key) as JSON and exit without training")
     p.add_argument("--strategy", default="default",
-                   choices=("default", "mirrored", "multi_worker", "tpu"),
+                   choices=STRATEGIES,
                    help="tf.distribute strategy: one device, all local GPUs, the TF_CONFIG "
                         "cluster, or a TPU (default: one device)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
