@@ -338,8 +338,7 @@ def zoo_size(zoo_dir=ZOO_DIR):
 
 
 def cmd_zoo(args):
-    db = args.db or (live_db() if live_db().exists() else SNAPSHOT)
-    catalog = build_zoo(collect_all(db))
+    catalog = build_zoo(collect_all(args.db))   # the committed snapshot: the zoo matches it
     print(f"{len(catalog['models'])} models in {ZOO_CATALOG.relative_to(ROOT)}; "
           f"{ZOO_DIR.relative_to(ROOT)} holds {zoo_size() / 1e6:.2f} MB")
     return 0
@@ -359,7 +358,7 @@ def main(argv=None):
     sub.add_parser("snapshot", help="copy the live database to docs/landscape/study.db"
                    ).set_defaults(func=cmd_snapshot)
     for cmd, func, what in (("report", cmd_report, "the snapshot"),
-                            ("zoo", cmd_zoo, "the live database if present, else the snapshot"),
+                            ("zoo", cmd_zoo, "the snapshot; modules are read from the trial folders"),
                             ("status", cmd_status, "the live database if present, else the snapshot")):
         s = sub.add_parser(cmd)
         s.add_argument("--db", type=Path, help=f"SQLite study database (default: {what})")

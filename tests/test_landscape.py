@@ -67,10 +67,10 @@ def test_zoo_entries_load_offline_and_sample(monkeypatch, zoo):
         generator = ganhub.load(entry["name"])
         images = np.asarray(generator.sample(6, seed=1))
         assert images.shape == (6, 32, 32, 1)
-        assert np.all(np.isfinite(images)) and images.min() >= 0.0 and images.max() <= 1.0
-        assert images.std() > 0.01   # not a constant image
-        # same seed, same images: what the catalog describes is what loads
-        np.testing.assert_allclose(generator.sample(6, seed=1), images, atol=1e-6)
+        assert images.dtype == np.uint8
+        assert images.std() > 2.0   # not a constant image
+        # same seed, same images
+        np.testing.assert_array_equal(generator.sample(6, seed=1), images)
         config = generator.metadata["training"]["config"]
         arch, loss, penalty, d_norm = entry["name"].split("/", 1)[1].split("-")
         assert (config["architecture"], config["loss"], config["penalty"], config["d_norm"]) == (

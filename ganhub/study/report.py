@@ -105,7 +105,7 @@ def write_report(url, name, out_dir, n_boot=1000):
 
     values = {label: _search_values(records[label]) for label in labels}
     values = {k: v for k, v in values.items() if v}
-    best_rows, spread, summary = [], {}, []
+    best_rows, spread, summary = [], {}, {}   # a study with no finished trial yet: empty
     for label in labels:
         b = best(records[label])
         top, seeds = seed_runs(records[label])
