@@ -263,6 +263,9 @@ def _load_builtin():
             if entry["handle"] == "ganhub:models/default":
                 entry.update(_default_metadata())
                 entry["installed"] = (settings.DEFAULT_MODEL_DIR / "saved_model.pb").is_file()
+            elif entry["handle"].startswith("ganhub:"):   # other package data (the landscape zoo)
+                rel = entry["handle"][len("ganhub:"):]
+                entry["installed"] = (settings.PACKAGE_DIR / rel / "saved_model.pb").is_file()
             entries.append(entry)
     return entries
 

@@ -59,7 +59,9 @@ def summarize_protocol(protocol):
         return str(protocol) if protocol else "protocol not given"
     parts = [f"{protocol.get('num_samples', '?')} generated"]
     ref = protocol.get("reference") or {}
-    if ref:
+    if isinstance(ref, str):   # a study trial's protocol names its reference (data-split)
+        parts[0] += f" vs {ref}"
+    elif ref:
         words = (ref.get("num_samples", "?"), ref.get("dataset", "?"), ref.get("split"), "images")
         parts[0] += " vs " + " ".join(str(w) for w in words if w)
     if "extractor_id" in protocol:

@@ -78,6 +78,8 @@ def test_zoo_entries_load_offline_and_sample(monkeypatch, zoo):
 
 
 def test_zoo_scores_name_their_protocol_and_are_the_committed_results(committed, zoo):
+    from ganhub import catalog
+    from ganhub.describe import summarize_protocol
     spec = committed[landscape.STUDIES[0][0]][0]
     for entry in zoo["models"]:
         scores = entry["scores"]
@@ -90,6 +92,10 @@ def test_zoo_scores_name_their_protocol_and_are_the_committed_results(committed,
             assert protocol["resize"] == "legacy"
             assert protocol["metrics"] == ["fid", "kid"]
             assert score["source"] == "measured"
+            # what `ganhub info` and model cards print for it
+            assert summarize_protocol(protocol) == (
+                "2000 generated vs fashion_mnist_32-test, resize legacy, seed 0")
+        assert catalog.get_entry(entry["name"])["installed"] is True
         trial = _trial(committed, entry)
         assert scores["fid"]["value"] == trial.value
         assert scores["kid"]["value"] == trial.also["kid"]
