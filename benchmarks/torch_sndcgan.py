@@ -13,7 +13,16 @@ weights, inputs and ganhub's losses to a file (``weights_of``), and
     python benchmarks/torch_sndcgan.py WEIGHTS.pkl STEPS
 
 checks that torch computes the same losses on them, then prints the median D and G step times as
-JSON. Only what the benchmark needs: SNDCGAN, NS loss, spectral norm or none, no penalty.
+JSON; with ``--serve`` instead of STEPS it prints the losses, then for every number N read from
+stdin runs N steps (D step + G step) and prints their times as a JSON list, so that the parent can
+alternate torch and ganhub in rounds and both see the same load. Only what the benchmark needs:
+SNDCGAN, NS loss, spectral norm or none, no penalty.
+
+Threads: ``torch.set_num_threads(job["threads"])``. torch's CPU build uses GNU OpenMP, whose
+threads spin-wait between parallel regions; on cores other processes also use, a spinning thread
+holds a core its partner needs, and a width-1/8 step took 0.97 s with 2 threads against 0.20 s
+with 1 (load average 5 on 2 cores). ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once) gave
+0.36 s. benchmarks/train_step.py runs torch both ways and compares ganhub with the faster.
 """
 import json
 import pickle
@@ -232,5 +241,31 @@ def main(path, steps):
                       "d_s": float(np.median(d_times)), "g_s": float(np.median(g_times))}))
 
 
+def serve(path):
+    with open(path, "rb") as fh:
+        job = pickle.load(fh)
+    torch.set_num_threads(job["threads"])
+    gw, dw = job["weights"]
+    real, z = nchw(job["real"]), torch.from_numpy(job["z"])
+    s = TorchSteps(gw, dw)
+    d_loss = float(s.d_loss(real, z)[0].detach())
+    g_loss = float(s.g_loss(z)[0].detach())
+    s.d_step(real, z)   # warm-up
+    s.g_step(z)
+    print(json.dumps({"d_loss": d_loss, "g_loss": g_loss, "threads": torch.get_num_threads()}),
+          flush=True)
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            t = time.perf_counter()
+            s.d_step(real, z)
+            s.g_step(z)
+            times.append(time.perf_counter() - t)
+        print(json.dumps(times), flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    if sys.argv[2] == "--serve":
+        serve(sys.argv[1])
+    else:
+        main(sys.argv[1], int(sys.argv[2]))

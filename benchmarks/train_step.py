@@ -37,6 +37,7 @@ The ranking depends on the CPU. On a 2-core AVX-512 Xeon (2026-12-01, otherwise 
 So `jit_compile` stays a config choice: measure it on the machine that trains.
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -102,77 +103,152 @@ def bench(arch, width, jit, steps, channels=3):
             "flops": flops, "warmup_s": compile_s}
 
 
-def bench_torch(width, steps, channels=1):
-    """The same SNDCGAN step in PyTorch (benchmarks/torch_sndcgan.py), in a process of its own, from
-    ganhub's initial weights, after checking that both compute the same losses; torch gets as many
-    threads as TF's pool uses."""
-    import pickle
+class GanhubRunner:
+    """ganhub's SNDCGAN-32 step as the trainer runs it: ``GANSteps.train_steps``, ``k`` steps per
+    call (training.loop.STEPS_PER_CALL), batches, z and noise drawn as in training."""
+
+    def __init__(self, width, jit, k=10, channels=1):
+        self.config = Config(architecture="sndcgan", resolution=32, width=width,
+                             d_norm="spectral_norm", batch_size=64, z_dim=128, jit_compile=jit)
+        g, d = build_models(self.config, channels=channels)
+        self.steps = GANSteps(self.config, g, d)
+        self.k = k
+        self.reals = tf.random.stateless_uniform([k, 64, 32, 32, channels], [0, 1])
+        step = tf.constant(1, tf.int64)
+        z = self.steps.latents(step)
+        self.flops = (graph_flops(self.steps._d_update.get_concrete_function(
+            self.reals[0], z, self.steps.penalty_noise(tf.shape(self.reals[0]), step),
+            self.steps.lr_scale(step)))
+            + graph_flops(self.steps._g_update.get_concrete_function(z, self.steps.lr_scale(step))))
+        self.first = 1
+        t = time.perf_counter()
+        self.run(1)   # tracing, XLA compilation
+        self.warmup_s = time.perf_counter() - t
+
+    def run(self, calls):
+        """Seconds per step of each of ``calls`` calls."""
+        times = []
+        for _ in range(calls):
+            t = time.perf_counter()
+            self.steps.train_steps(self.first, self.reals)[0].numpy()
+            times.append((time.perf_counter() - t) / self.k)
+            self.first += self.k
+        return times
+
+
+class TorchRunner:
+    """The same step in PyTorch in a process of its own (benchmarks/torch_sndcgan.py --serve),
+    started from ganhub's initial weights after checking that both compute the same losses."""
+
+    def __init__(self, width, threads, wait_policy=None, channels=1):
+        import pickle
+        import subprocess
+        import tempfile
+        import torch_sndcgan
+
+        config = Config(architecture="sndcgan", resolution=32, width=width,
+                        d_norm="spectral_norm", batch_size=64, z_dim=128)
+        g, d = build_models(config, channels=channels)
+        rng = np.random.default_rng(0)
+        real = rng.uniform(size=(64, 32, 32, channels)).astype(np.float32)
+        z = rng.uniform(-1, 1, size=(64, 128)).astype(np.float32)
+        job = {"weights": torch_sndcgan.weights_of(g, d), "real": real, "z": z, "threads": threads}
+        tf_d, tf_g = torch_sndcgan.tf_losses(g, d, tf.constant(real), tf.constant(z))
+        self._file = tempfile.NamedTemporaryFile(suffix=".pkl")
+        pickle.dump(job, self._file)
+        self._file.flush()
+        env = dict(os.environ)
+        env.pop("OMP_WAIT_POLICY", None)
+        if wait_policy:
+            env["OMP_WAIT_POLICY"] = wait_policy
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("torch_sndcgan.py")), self._file.name,
+             "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        r = json.loads(self.proc.stdout.readline())
+        if not (abs(tf_d - r["d_loss"]) <= 1e-5 * abs(tf_d)
+                and abs(tf_g - r["g_loss"]) <= 1e-5 * abs(tf_g)):
+            self.close()
+            raise SystemExit(f"torch reference disagrees with ganhub: d {r['d_loss']} vs {tf_d}, "
+                             f"g {r['g_loss']} vs {tf_g}")
+        self.losses = {"ganhub": (tf_d, tf_g), "torch": (r["d_loss"], r["g_loss"])}
+
+    def run(self, steps):
+        self.proc.stdin.write(f"{steps}\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+        self._file.close()
+
+
+def torch_matmul_rate(threads, n=2048, reps=10):
+    """torch's float32 matmul rate, in a process of its own (see TorchRunner)."""
     import subprocess
-    import tempfile
-    import json
-    import torch_sndcgan
-
-    config = Config(architecture="sndcgan", resolution=32, width=width, d_norm="spectral_norm",
-                    batch_size=64, z_dim=128)
-    g, d = build_models(config, channels=channels)
-    rng = np.random.default_rng(0)
-    real = rng.uniform(size=(64, 32, 32, channels)).astype(np.float32)
-    z = rng.uniform(-1, 1, size=(64, 128)).astype(np.float32)
-    job = {"weights": torch_sndcgan.weights_of(g, d), "real": real, "z": z,
-           "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()}
-    tf_d, tf_g = torch_sndcgan.tf_losses(g, d, tf.constant(real), tf.constant(z))
-    with tempfile.NamedTemporaryFile(suffix=".pkl") as fh:
-        pickle.dump(job, fh)
-        fh.flush()
-        out = subprocess.run([sys.executable, str(Path(__file__).with_name("torch_sndcgan.py")),
-                              fh.name, str(steps)], capture_output=True, text=True, check=True)
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    if not (abs(tf_d - r["d_loss"]) <= 1e-5 * abs(tf_d) and abs(tf_g - r["g_loss"]) <= 1e-5 * abs(tf_g)):
-        raise SystemExit(f"torch reference disagrees with ganhub: d {r['d_loss']} vs {tf_d}, "
-                         f"g {r['g_loss']} vs {tf_g}")
-    return {"arch": "sndcgan", "width": width, "xla": None, "d_s": r["d_s"], "g_s": r["g_s"],
-            "step_s": r["d_s"] + r["g_s"], "losses": (tf_d, r["d_loss"])}
-
-
-def torch_matmul_rate(n=2048, reps=10):
-    """torch's float32 matmul rate, in a process of its own (see bench_torch)."""
-    import subprocess
-    code = (f"import time, torch, statistics; torch.set_num_threads({os.cpu_count()}); "
+    code = (f"import time, torch, statistics; torch.set_num_threads({threads}); "
             f"a, b = torch.randn({n}, {n}), torch.randn({n}, {n}); a @ b; ts = []\n"
             f"for _ in range({reps}):\n t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)\n"
             f"print(2 * {n} ** 3 / statistics.median(ts))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env)
     return float(out.stdout.strip())
 
 
-def vs_torch(widths, steps):
-    """Issue 17's table: SNDCGAN-32, NS, SN, batch 64, 1 channel; ganhub plain and XLA vs PyTorch."""
-    rate = matmul_rate()
-    rate_torch = torch_matmul_rate()
+def vs_torch(widths, rounds=3, steps=5):
+    """Issue 17's table: SNDCGAN-32, NS, SN, batch 64, 1 channel; ganhub plain and XLA (several
+    steps per call, as the trainer runs) against the same step in PyTorch, torch's OpenMP threads
+    spin-waiting (its default) and passive. All four alternate in ``rounds`` rounds of ``steps``
+    steps each (ganhub: one call of ``steps`` steps) so that they see the same load; the median
+    over rounds of the mean time per step. "vs torch" is against the faster torch."""
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    load_before = os.getloadavg()
+    rate, rate_torch = matmul_rate(), torch_matmul_rate(threads)
     rows = []
     for width in widths:
-        flops = None
-        for jit in (False, True):
-            r = bench("sndcgan", width, jit, steps, channels=1)
-            flops = r["flops"]
-            rows.append(r)
-        t = bench_torch(width, steps)
-        t["flops"] = flops
-        rows.append(t)
-        print(f"  measured width {width}", flush=True)
-    print(f"\nfloat32 matmul 2048x2048: TF {rate / 1e9:.1f} GFLOP/s, torch {rate_torch / 1e9:.1f}\n")
-    print(f"{'width':>6}{'impl':>14}{'D s':>8}{'G s':>8}{'steps/s':>9}{'vs torch':>9}"
+        runners = {"ganhub plain": GanhubRunner(width, False, steps),
+                   "ganhub XLA": GanhubRunner(width, True, steps),
+                   "torch": TorchRunner(width, threads),
+                   "torch PASSIVE": TorchRunner(width, threads, "PASSIVE")}
+        times = {name: [] for name in runners}
+        try:
+            for runner in runners.values():   # untimed: building the torch runners' reference
+                runner.run(1)                 # losses evicts oneDNN's cached kernels (0.26 s)
+            for _ in range(rounds):
+                for name, runner in runners.items():
+                    if isinstance(runner, TorchRunner):
+                        times[name].append(float(np.mean(runner.run(steps))))
+                    else:
+                        times[name] += runner.run(1)
+        finally:
+            for name, runner in runners.items():
+                if isinstance(runner, TorchRunner):
+                    runner.close()
+        flops = runners["ganhub plain"].flops
+        medians = {name: float(np.median(ts)) for name, ts in times.items()}
+        best_torch = min(medians["torch"], medians["torch PASSIVE"])
+        for name, step_s in medians.items():
+            rows.append({"width": width, "impl": name, "step_s": step_s, "flops": flops,
+                         "vs_torch": best_torch / step_s, "torch": name.startswith("torch")})
+        print(f"  measured width {width} (load average {os.getloadavg()[0]:.1f})", flush=True)
+    rate_after, rate_torch_after = matmul_rate(), torch_matmul_rate(threads)
+    load_after = os.getloadavg()
+    print(f"\n{os.cpu_count()} cores, {threads} threads each; load average (1/5/15 min) "
+          f"{'/'.join(f'{x:.1f}' for x in load_before)} before, "
+          f"{'/'.join(f'{x:.1f}' for x in load_after)} after")
+    print(f"float32 matmul 2048x2048: TF {rate / 1e9:.1f} -> {rate_after / 1e9:.1f} GFLOP/s, "
+          f"torch {rate_torch / 1e9:.1f} -> {rate_torch_after / 1e9:.1f} (before -> after)\n")
+    rate, rate_torch = (rate + rate_after) / 2, (rate_torch + rate_torch_after) / 2
+    print(f"{'width':>6}{'impl':>15}{'s/step':>9}{'steps/s':>9}{'vs torch':>9}"
           f"{'GFLOP/step':>11}{'GFLOP/s':>9}{'% matmul':>9}")
-    for width in widths:
-        group = [r for r in rows if r["width"] == width]
-        torch_row = group[-1]
-        for r in group:
-            impl = "torch" if r["xla"] is None else ("ganhub XLA" if r["xla"] else "ganhub plain")
-            achieved = r["flops"] / r["step_s"]
-            base = rate_torch if r["xla"] is None else rate
-            print(f"{width:>6}{impl:>14}{r['d_s']:>8.3f}{r['g_s']:>8.3f}{1 / r['step_s']:>9.2f}"
-                  f"{torch_row['step_s'] / r['step_s']:>8.2f}x{r['flops'] / 1e9:>11.2f}"
-                  f"{achieved / 1e9:>9.1f}{100 * achieved / base:>8.0f}%")
+    for r in rows:
+        achieved = r["flops"] / r["step_s"]
+        base = rate_torch if r["torch"] else rate
+        print(f"{r['width']:>6}{r['impl']:>15}{r['step_s']:>9.3f}{1 / r['step_s']:>9.2f}"
+              f"{r['vs_torch']:>8.2f}x{r['flops'] / 1e9:>11.2f}{achieved / 1e9:>9.1f}"
+              f"{100 * achieved / base:>8.0f}%")
+    return rows
 
 
 def conv_profile(width, reps=3):
@@ -218,11 +294,13 @@ def main(argv=None):
     parser.add_argument("--vs-torch", nargs="*", type=float, metavar="WIDTH",
                         help="SNDCGAN-32, 1 channel, against the same step in PyTorch at these "
                              "widths (default 0.125 0.25 0.5 1)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="--vs-torch: rounds in which ganhub and torch alternate")
     parser.add_argument("--profile-only", action="store_true",
                         help="only the per-convolution-kind FLOP rates (SNDCGAN D, --sndcgan-width)")
     args = parser.parse_args(argv)
     if args.vs_torch is not None:
-        vs_torch(args.vs_torch or [0.125, 0.25, 0.5, 1.0], args.steps)
+        vs_torch(args.vs_torch or [0.125, 0.25, 0.5, 1.0], args.rounds, args.steps)
         return
     if args.profile_only:
         rate = matmul_rate()
