@@ -14,10 +14,39 @@ import tensorflow as tf
 WEIGHT_STDDEV = 0.02
 
 
-def _init(shape, stddev=WEIGHT_STDDEV, truncated=False):
+_INIT = threading.local()  # the generator of initial weights inside ``initial_weights``
+
+
+@contextlib.contextmanager
+def initial_weights(seed):
+    """Layers built inside draw their initial weights and spectral-norm ``u`` vectors from a numpy
+    generator seeded with ``seed``: the same networks for the same seed, on any device or strategy,
+    and TensorFlow's global seed (the caller's) is left alone."""
+    previous = getattr(_INIT, "rng", None)
+    _INIT.rng = np.random.default_rng(seed)
+    try:
+        yield
+    finally:
+        _INIT.rng = previous
+
+
+def _normal(shape, stddev=1.0, truncated=False):
+    """N(0, stddev²), or truncated at 2·stddev as tf.random.truncated_normal (redrawn beyond)."""
+    rng = getattr(_INIT, "rng", None)
+    if rng is None:
+        draw = tf.random.truncated_normal if truncated else tf.random.normal
+        return draw(shape, stddev=stddev)
+    x = rng.standard_normal(tuple(int(d) for d in shape))
     if truncated:
-        return tf.random.truncated_normal(shape, stddev=stddev)
-    return tf.random.normal(shape, stddev=stddev)
+        beyond = np.abs(x) > 2.0
+        while beyond.any():
+            x[beyond] = rng.standard_normal(int(beyond.sum()))
+            beyond = np.abs(x) > 2.0
+    return tf.constant((x * stddev).astype(np.float32))
+
+
+def _init(shape, stddev=WEIGHT_STDDEV, truncated=False):
+    return _normal(shape, stddev, truncated)
 
 
 def _replica_variable(initial, name):
@@ -73,7 +102,7 @@ class SpectralNorm(tf.Module):
     def __init__(self, kernel_shape, name=None):
         super().__init__(name=name)
         rows = int(np.prod(kernel_shape[:-1]))
-        self.u = _replica_variable(tf.random.normal([rows, 1]), "u")
+        self.u = _replica_variable(_normal([rows, 1]), "u")
 
     @staticmethod
     def power_iteration(matrix, u):

@@ -20,6 +20,7 @@ import tensorflow as tf
 from ganhub.errors import ConfigError, TrainingDivergedError
 from ganhub.training import architectures, data, ema
 from ganhub.training.config import CONFIG_FILE, EMA_KEYS, RESUMABLE_CHANGES, Config
+from ganhub.training.layers import initial_weights
 from ganhub.training.optim import lr_scale
 from ganhub.training.steps import GANSteps, choose_jit
 
@@ -59,11 +60,10 @@ def _stop_requests():
 
 def build_models(config, channels=None, strategy=None):
     """(generator, discriminator) as built for training, initialized from ``config.seed`` (inside
-    ``strategy.scope()`` when a strategy is given)."""
+    ``strategy.scope()`` when a strategy is given). TensorFlow's global seed is not touched."""
     if channels is None:
         channels = data.channels_of(config.dataset)
-    tf.random.set_seed(config.seed)
-    with (strategy or tf.distribute.get_strategy()).scope():
+    with initial_weights(config.seed), (strategy or tf.distribute.get_strategy()).scope():
         return architectures.build(config, channels)
 
 

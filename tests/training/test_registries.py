@@ -99,3 +99,27 @@ def test_architectures_are_declared_once():
         assert architectures.resolution_error(name, resolution) is None
         with pytest.raises(ConfigError, match=f"resolution={resolution - 1}"):
             Config(architecture=name, resolution=resolution - 1)
+
+
+def test_building_models_leaves_the_global_seed_alone():
+    """build_models (training, load_generator, export) draws initial weights from config.seed
+    without resetting TensorFlow's global seed, which belongs to the caller."""
+    import numpy as np
+    import tensorflow as tf
+
+    from ganhub.training import build_models
+
+    def weights(seed):
+        g, d = build_models(Config(width=0.0625, z_dim=8, seed=seed), channels=1)
+        return [v.numpy() for v in g.variables + d.variables]
+
+    tf.random.set_seed(123)
+    expected = [tf.random.uniform([3]).numpy() for _ in range(2)]
+    tf.random.set_seed(123)
+    first = tf.random.uniform([3]).numpy()
+    a = weights(5)
+    second = tf.random.uniform([3]).numpy()   # the caller's stream goes on where it was
+    np.testing.assert_array_equal([first, second], expected)
+    b, c = weights(5), weights(6)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
