@@ -6,6 +6,7 @@
     python scripts/landscape.py report      # docs/landscape/<study>/ and findings.md, from the copy
     python scripts/landscape.py zoo         # best module per variant -> ganhub/models/fashion_mnist
     python scripts/landscape.py status      # `ganhub study status` of every study
+    python scripts/landscape.py results     # snapshot + report + zoo (then commit them)
 
 The live database and the trial folders live outside the repository, in $LANDSCAPE_LIVE (default
 /work/landscape-live): study.db and ganhub-study/<study>/ (checkpoints are never committed). The
@@ -344,6 +345,14 @@ def cmd_zoo(args):
     return 0
 
 
+def cmd_results(args):
+    """snapshot, then report and zoo from it: what a commit of results holds."""
+    cmd_snapshot(args)
+    args.db = None
+    cmd_report(args)
+    return cmd_zoo(args)
+
+
 def main(argv=None):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -357,6 +366,8 @@ def main(argv=None):
                    ).set_defaults(func=cmd_freeze)
     sub.add_parser("snapshot", help="copy the live database to docs/landscape/study.db"
                    ).set_defaults(func=cmd_snapshot)
+    sub.add_parser("results", help="snapshot, report and zoo in one go"
+                   ).set_defaults(func=cmd_results)
     for cmd, func, what in (("report", cmd_report, "the snapshot"),
                             ("zoo", cmd_zoo, "the snapshot; modules are read from the trial folders"),
                             ("status", cmd_status, "the live database if present, else the snapshot")):
