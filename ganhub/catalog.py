@@ -16,12 +16,11 @@ ENTRY keys: ``name``, ``handle`` (URL, path relative to the catalog, or ``ganhub
 `ganhub info` must answer in well under a second.
 """
 import json
-import os
 import sys
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-from ganhub import settings
+from ganhub import fileio, settings
 from ganhub.errors import CatalogError, GanhubError, UnknownModelError  # noqa: F401 (catalog.CatalogError)
 
 CATALOG_VERSION = 1
@@ -278,9 +277,7 @@ def _fetch_remote_catalog(url):
         try:
             text = _bounded_get(url)
             copy.parent.mkdir(parents=True, exist_ok=True)
-            tmp = copy.with_name(f".{copy.name}.{os.getpid()}")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, copy)
+            fileio.write_text_atomic(copy, text)
             return text
         except Exception as exc:  # network trouble must not break `ganhub list`
             print(f"ganhub: warning: cannot fetch catalog {url}: {exc}; "

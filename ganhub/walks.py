@@ -95,6 +95,7 @@ def gif_latents(generator, keyframes, steps, seed, method=None):
 def render(generator, latents, batch_size=settings.SAMPLE_BATCH_SIZE, progress=None):
     """uint8 images for latents [..., z_dim], generated ``batch_size`` at a time."""
     import numpy as np
+
     from ganhub.images import to_uint8
     flat = np.asarray(latents, np.float32).reshape(-1, generator.z_dim)
     out = []

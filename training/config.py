@@ -3,11 +3,13 @@ import dataclasses
 import json
 from pathlib import Path
 
-from ganhub.errors import ConfigError
 from ganhub.training.architectures import ARCHITECTURES, resolution_error
 from ganhub.training.architectures import D_NORMS as ARCH_D_NORMS
 from ganhub.training.losses import LOSSES
 from ganhub.training.penalties import PENALTIES
+
+from ganhub.errors import ConfigError
+from ganhub.fileio import write_text_atomic
 
 # Losses, penalties and architectures are declared once, in their registries (importable without
 # TensorFlow); the config's choices derive from them.
@@ -153,10 +155,7 @@ class Config:
         return values
 
     def save(self, path):
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
 def _coerce(field, value):

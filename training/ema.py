@@ -14,7 +14,6 @@ batches of z and sets each BN layer's moving mean/variance to the plain average 
 moments (BigGAN's "standing stats").
 """
 import tensorflow as tf
-
 from ganhub.training.layers import BatchNorm
 
 # Standing-statistics defaults: the training batch size's worth of samples per batch keeps the

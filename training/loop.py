@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-
-from ganhub.errors import ConfigError, TrainingDivergedError
 from ganhub.training import architectures, data, ema
 from ganhub.training.config import CONFIG_FILE, EMA_KEYS, RESUMABLE_CHANGES, Config
 from ganhub.training.layers import initial_weights
 from ganhub.training.optim import lr_scale
 from ganhub.training.steps import GANSteps, choose_jit
+
+from ganhub.errors import ConfigError, TrainingDivergedError
+from ganhub.fileio import write_text_atomic
 
 CHECKPOINT_SUBDIR = "checkpoints"
 LOG_SUBDIR = "logs"
@@ -247,9 +248,7 @@ class Trainer:
         state = {"step": int(self.step.numpy()), "wall_time": float(self.wall_time.numpy()),
                  "tensorflow": tf.__version__, "dataset": self.dataset.provenance,
                  "xla": self._xla_history()}
-        tmp = self.model_dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(state, indent=2) + "\n")
-        tmp.replace(self.model_dir / STATE_FILE)
+        write_text_atomic(self.model_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
 
     def _xla_history(self):
         """Whether XLA was on (``self.xla``), and before this run's first step when a run resumed

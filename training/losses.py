@@ -6,8 +6,9 @@ derive from it, so adding a loss means adding its functions and its row here.
 """
 import collections
 
-from ganhub.errors import ConfigError
 from ganhub.training.lazy_tf import tf
+
+from ganhub.errors import ConfigError
 
 Loss = collections.namedtuple("Loss", ["d_loss", "g_loss"])
 

@@ -25,7 +25,6 @@ The G step that follows D step t uses the same factor.
 """
 import numpy as np
 import tensorflow as tf
-
 from ganhub.training.config import CHOICES
 
 LR_DECAYS = CHOICES["lr_decay"]

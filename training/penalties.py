@@ -11,8 +11,9 @@ adding its functions and its row here.
 """
 import collections
 
-from ganhub.errors import ConfigError
 from ganhub.training.lazy_tf import tf
+
+from ganhub.errors import ConfigError
 
 SLOPE_EPSILON = 1e-4
 

@@ -23,8 +23,9 @@ CIFAR-10, CelebA-HQ and LSUN-Bedroom only), in ``OFFLINE_PRESETS``:
 ``describe_presets()`` gives every preset's data set and what it reproduces (`ganhub train
 --list-presets`).
 """
-from ganhub.errors import ConfigError
 from ganhub.training.config import Config
+
+from ganhub.errors import ConfigError
 
 # jit_compile "auto": XLA on or off, whichever ran faster on the training machine when the run
 # started (training.steps.choose_jit; the ranking depends on the CPU).

@@ -26,11 +26,11 @@ import time
 
 import numpy as np
 import tensorflow as tf
-
-from ganhub.errors import ConfigError
 from ganhub.training import losses, penalties
 from ganhub.training.layers import spectral_norm_step
 from ganhub.training.optim import Adam, lr_scale
+
+from ganhub.errors import ConfigError
 
 # Offsets that separate the stateless RNG streams of one step (do not change: resumed runs rely
 # on them).

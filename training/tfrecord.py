@@ -9,6 +9,7 @@ import os
 import struct
 
 import numpy as np
+
 from ganhub.errors import RecordIndexError
 
 _HEADER = 12  # length (8) + length CRC (4)

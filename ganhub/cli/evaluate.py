@@ -174,10 +174,9 @@ def cmd_evaluate(args):
     if args.table:
         from ganhub.metrics.reevaluate import run_cli
         return run_cli(args)
+    from ganhub import load
     from ganhub.metrics.evaluation import evaluate, protocol_differences, resolve_reference
     from ganhub.metrics.extractors import load_extractor
-
-    from ganhub import load
 
     generator = load(args.handle, offline=args.offline, trust=args.trust)
     metadata = getattr(generator, "metadata", {}) or {}

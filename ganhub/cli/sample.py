@@ -158,6 +158,7 @@ def latent_batches(distribution, z_dim, n, seed, size):
     Generator draws uniform and normal variates one after another, so consecutive draws from one
     stream concatenate to the single draw (tests check this against sample_latents)."""
     import numpy as np
+
     from ganhub.errors import InvalidModuleError
 
     rng = np.random.default_rng(seed)

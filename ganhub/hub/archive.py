@@ -17,6 +17,7 @@ from ganhub import fileio, settings
 from ganhub.errors import GanhubError, InvalidModuleError
 from ganhub.module_format import is_saved_model_dir
 
+
 def find_saved_model_root(directory):
     """The SavedModel root inside an extracted archive: the top, or its single sub-directory."""
     directory = Path(directory)

@@ -6,8 +6,7 @@ import warnings
 
 import numpy as np
 
-from ganhub.errors import (MetricInputError, MetricUnavailableError,  # noqa: F401  (re-exported)
-                           NonFiniteInputError)
+from ganhub.errors import MetricInputError, MetricUnavailableError, NonFiniteInputError  # noqa: F401  (re-exported)
 
 
 class SmallSampleWarning(UserWarning):

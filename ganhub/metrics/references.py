@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from ganhub import settings
-from ganhub.metrics.resize import RESIZE_MODES
 from ganhub.errors import BadInputError, GanhubError, ProtocolMismatchError, ReferenceEntryError
 from ganhub.fileio import sha256_file as _sha256
+from ganhub.metrics.resize import RESIZE_MODES
 
 KIND = "reference"
 # Declared-protocol keys for statistics made elsewhere, and the provenance field each one fills.
@@ -225,8 +225,8 @@ def read_foreign(path, declared):
     """ReferenceStats from a TTUR / pytorch-fid / clean-fid .npz (arrays ``mu`` and ``sigma``),
     with the protocol the user declares. The extractor id and resize mode are required: without
     them nothing could be checked. No feature sample: such a reference gives FID, not KID."""
-    from ganhub.metrics.stats import (ReferenceFileError, ReferenceStats, _check_npz_headers,
-                                      _check_reference_shapes, _UNREADABLE_NPZ)
+    from ganhub.metrics.stats import (_UNREADABLE_NPZ, ReferenceFileError, ReferenceStats,
+                                      _check_npz_headers, _check_reference_shapes)
     declared = parse_declared(declared)
     missing = [k for k in ("extractor", "resize") if not declared.get(k)]
     if missing:

@@ -6,7 +6,6 @@ catastrophic cancellation as with the raw sum-of-outer-products formula.
 """
 import json
 import os
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ganhub.errors import GanhubError, ProtocolMismatchError, ReferenceFileError
+from ganhub.fileio import atomic_path
 from ganhub.metrics._checks import MetricInputError, as_float64_matrix
 
 REFERENCE_FORMAT_VERSION = 1
@@ -118,21 +118,11 @@ class ReferenceStats:
         check_writable(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        except OSError as exc:
-            raise ReferenceFileError(f"cannot write reference statistics {path}: {exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as f:
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:  # nothing half-written, even on ^C
                 np.savez(f, mu=self.mu, sigma=self.sigma, features=self.features,
                          provenance=np.array(json.dumps(self.provenance, sort_keys=True)))
-            os.replace(tmp, path)
-        except BaseException as exc:  # includes KeyboardInterrupt: leave nothing half-written
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            if isinstance(exc, OSError):
-                raise ReferenceFileError(f"cannot write reference statistics {path}: {exc}") from None
+        except OSError as exc:
+            raise ReferenceFileError(f"cannot write reference statistics {path}: {exc}") from None
             raise
         return path
 

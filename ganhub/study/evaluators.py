@@ -60,8 +60,8 @@ def metrics_evaluator(reference, metric="fid", num_samples=10_000, seed=None, we
                                                        kwargs.get("resize")))
 
     def _score(model_dir, checkpoint, which):
-        from ganhub.metrics import evaluate as score
         from ganhub.errors import NonFiniteInputError
+        from ganhub.metrics import evaluate as score
         generator = CheckpointGenerator(model_dir, checkpoint, weights=weights)
         _resolve()
         try:

@@ -40,8 +40,8 @@ def create(name, spec, url, workdir=None, validate=True):
     check_engine(spec)
     variants = specs.variants(spec)
     if validate:
-        from ganhub.study.trial import base_config, trial_config
         from ganhub.errors import GanhubError
+        from ganhub.study.trial import base_config, trial_config
         base = base_config(spec)
         for variant in variants:
             settings = (specs.search_settings(spec, variant) if spec["search"] == "grid"

@@ -1,9 +1,8 @@
 """DCGAN (spec §4.2): 5×5 stride-2 (de)convolutions; D normalization none, batch_norm or
 spectral_norm (compare_gan asserts exactly these three)."""
 import tensorflow as tf
-
-from ganhub.training.architectures.sndcgan import scaled
 from ganhub.training.architectures.interface import ExportableGenerator
+from ganhub.training.architectures.sndcgan import scaled
 from ganhub.training.layers import (BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, halvings,
                                     lrelu)
 

@@ -8,11 +8,10 @@ a global *mean* pool and a linear layer.
 import math
 
 import tensorflow as tf
-
 from ganhub.training.architectures import D_NORMS  # every norm: the ResNets accept all
-from ganhub.training.architectures.sndcgan import scaled
 from ganhub.training.architectures.interface import ExportableGenerator
-from ganhub.training.layers import (BatchNorm, Conv2D, Dense, LayerNorm, Network, downsample, unpool)
+from ganhub.training.architectures.sndcgan import scaled
+from ganhub.training.layers import BatchNorm, Conv2D, Dense, LayerNorm, Network, downsample, unpool
 
 
 def _norm_layer(kind, channels, name):

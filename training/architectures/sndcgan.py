@@ -1,6 +1,5 @@
 """SNDCGAN (spec §4.1): the DCGAN-like networks of the spectral-normalization paper."""
 import tensorflow as tf
-
 from ganhub.training.architectures.interface import ExportableGenerator
 from ganhub.training.layers import (BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, halvings,
                                     lrelu)
