@@ -42,8 +42,11 @@ def register(subparsers):
     p.add_argument("-n", "--num-samples", type=positive_int, default=settings.EVAL_NUM_SAMPLES,
                    help=f"generated images (default {settings.EVAL_NUM_SAMPLES}, the study's N)")
     p.add_argument("--metrics", default="fid",
-                   help="comma-separated: fid,kid,is,ms_ssim (default fid; is needs "
-                        "--extractor tfgan_inception)")
+                   help="comma-separated: fid,kid,is,ms_ssim,precision,recall,density,coverage,ppl "
+                        "(default fid; is needs --extractor tfgan_inception)")
+    p.add_argument("--ppl-samples", type=positive_int, default=None,
+                   help="perceptual path length samples, two images each (default 1,000 on a CPU, "
+                        "10,000 with a GPU; Karras et al. used 100,000)")
     p.add_argument("--seed", type=seed_int, default=settings.EVAL_SEED,
                    help=f"latent seed (default {settings.EVAL_SEED})")
     add_load_options(p)
@@ -94,7 +97,8 @@ def check_evaluate(args):
     if "is" in metrics and args.extractor == "fid_inception_offline":
         raise BadInputError("--metrics is (the Inception Score) needs a classifier head, which "
                             "fid_inception_offline lacks; add --extractor tfgan_inception or drop is")
-    needing = [m for m in metrics if m in ("fid", "kid")]
+    from ganhub.metrics.evaluation import EXTRACTOR_METRICS, REFERENCE_METRICS
+    needing = [m for m in metrics if m in REFERENCE_METRICS]
     if needing:
         if not args.reference:  # the reference a catalog model names, if it names one
             from ganhub.metrics.references import default_reference
@@ -106,7 +110,7 @@ def check_evaluate(args):
         from ganhub.metrics.references import check_reference
         check_reference(args.reference)
     check_model_handle(args.handle, args.offline)
-    if {"fid", "kid", "is"} & set(metrics):
+    if set(EXTRACTOR_METRICS) & set(metrics):
         check_extractor(args.extractor, args.offline)
 
 
@@ -181,23 +185,28 @@ def cmd_evaluate(args):
     generator = load(args.handle, offline=args.offline, trust=args.trust)
     metadata = getattr(generator, "metadata", {}) or {}
     metrics = list(parse_metrics(args.metrics))
+    from ganhub.metrics.evaluation import EXTRACTOR_METRICS, METRICS, REFERENCE_METRICS
     extractor, reference = None, args.reference
-    if {"fid", "kid", "is"} & set(metrics):
+    if set(EXTRACTOR_METRICS) & set(metrics):
         extractor = load_extractor(args.extractor, offline=args.offline)
-    if {"fid", "kid"} & set(metrics):
+    if set(REFERENCE_METRICS) & set(metrics):
         # Its own stage, with its own bar (with a total), when the statistics are not cached yet.
         reference = resolve_reference(args.reference, args.num_samples, extractor, args.resize,
                                       data_dir=args.data_dir, declared=args.reference_protocol,
                                       offline=args.offline)
     from ganhub.metrics.evaluation import MS_SSIM_BATCH_SIZE, MS_SSIM_BATCHES
-    total = (args.num_samples if extractor is not None else 0) + (
+    total = (args.num_samples if (set(EXTRACTOR_METRICS) - {"ppl"}) & set(metrics) else 0) + (
         MS_SSIM_BATCHES * MS_SSIM_BATCH_SIZE if "ms_ssim" in metrics else 0)
+    if "ppl" in metrics:
+        from ganhub.metrics.beyond_fid import ppl_sample_count
+        total += 2 * ppl_sample_count(args.ppl_samples)[0]  # two images per path-length sample
     from tqdm import tqdm
     with tqdm(total=total, desc="generate and score", unit="img", leave=False,
               disable=settings.progress_disabled()) as bar:
         result = evaluate(_Counted(generator, bar), reference=reference, metrics=metrics,
                           num_samples=args.num_samples, seed=args.seed, extractor=extractor,
-                          resize=args.resize, batch_size=args.batch_size, progress=False)
+                          resize=args.resize, batch_size=args.batch_size, progress=False,
+                          ppl_samples=args.ppl_samples)
     reported, reported_protocols = _reported(metadata, getattr(generator, "entry", None))
     notes = {key: protocol_differences(reported_protocols.get(key), result["protocol"])
              for key in reported if key in result}
@@ -210,7 +219,7 @@ def cmd_evaluate(args):
     print(f"{args.handle}: {protocol['num_samples']} samples, seed {protocol['seed']}, "
           f"extractor {protocol.get('extractor_id', '-')}, resize {protocol.get('resize', '-')}")
     print(f"{'metric':<10}{'measured':>14}{'reported':>14}")
-    for key in ("fid", "kid", "is", "ms_ssim"):
+    for key in METRICS:
         if key in result:
             measured = f"{result[key]:.4f}"
             std = result.get(f"{key}_std")
@@ -218,6 +227,9 @@ def cmd_evaluate(args):
                 measured += f" ±{std:.4f}"
             ref = f"{reported[key]:.4f}" if key in reported else "-"
             print(f"{key:<10}{measured:>14}{ref:>14}")
+    if "ppl" in protocol:
+        from ganhub.metrics.beyond_fid import describe_ppl
+        print(f"note: {describe_ppl(protocol['ppl'])}")
     # One note per distinct protocol difference, naming every metric it applies to (fid and kid
     # of one evaluation share a protocol; the note used to be printed once per metric).
     for lines, keys in _group(notes).items():

@@ -14,10 +14,15 @@ from ganhub.metrics.frechet import frechet_distance
 from ganhub.metrics.inception_score import inception_score
 from ganhub.metrics.kid import kernel_inception_distance
 from ganhub.metrics.ms_ssim import ms_ssim_diversity
+from ganhub.metrics import beyond_fid
 from ganhub.metrics.stats import (FeatureStats, ReferenceFileError, ReferenceStats,
                                   is_reference_file, reference_key)
 
-METRICS = ("fid", "kid", "is", "ms_ssim")
+METRICS = ("fid", "kid", "is", "ms_ssim") + beyond_fid.METRICS
+# Metrics scored against the reference (its moments or its feature sample), and those that need
+# the extractor (PPL measures distances between features of generated images only).
+REFERENCE_METRICS = ("fid", "kid") + beyond_fid.PRDC_METRICS
+EXTRACTOR_METRICS = REFERENCE_METRICS + ("is", beyond_fid.PPL)
 MS_SSIM_BATCHES, MS_SSIM_BATCH_SIZE = 5, 64
 
 
@@ -183,13 +188,14 @@ def protocol_differences(reported, measured):
 
 def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=None, seed=None,
              extractor=None, resize=None, kid_blocks=None, is_splits=1, batch_size=None,
-             progress=None):
+             progress=None, ppl_samples=None):
     """Score a generator against reference statistics → {"fid": ..., ..., "protocol": {...}}.
 
     generator_or_handle: a ganhub Generator or a handle for ganhub.load. reference: a
     ReferenceStats, a reference .npz made by `ganhub stats`, or a data name ('fashion_mnist-test'),
-    needed for fid and kid. metrics: any of fid, kid, is, ms_ssim. num_samples generated images
-    (the study: 10,000) from latents drawn with `seed`.
+    needed for fid, kid, precision, recall, density and coverage. metrics: any of METRICS.
+    num_samples generated images (the study: 10,000) from latents drawn with `seed`. ppl_samples:
+    perceptual path length samples (default: small on a CPU, see ganhub.metrics.beyond_fid).
     """
     metrics = tuple(m.strip().lower() for m in ([metrics] if isinstance(metrics, str) else metrics))
     unknown = set(metrics) - set(METRICS)
@@ -197,12 +203,14 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
         raise MetricInputError(f"unknown metrics {sorted(unknown)}; choose from {', '.join(METRICS)}")
     num_samples = check_count(num_samples, "num_samples", settings.EVAL_NUM_SAMPLES)
     seed = settings.EVAL_SEED if seed is None else int(seed)
+    if "ppl" in metrics and ppl_samples is not None and check_count(ppl_samples, "ppl_samples", None) < 2:
+        raise MetricInputError(f"ppl_samples must be at least 2, got {ppl_samples}")
     resize = resize or settings.DEFAULT_RESIZE
     generator = generator_or_handle
     if isinstance(generator, (str, Path)):
         from ganhub import load
         generator = load(str(generator))
-    needs_features = {"fid", "kid", "is"} & set(metrics)
+    needs_features = (set(EXTRACTOR_METRICS) - {beyond_fid.PPL}) & set(metrics)
     result = {}
     protocol = {"num_samples": num_samples, "seed": seed, "metrics": list(metrics),
                 "image_scaling": "generator output in [0, 1] × 255, not quantised",
@@ -217,9 +225,10 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
                 f"classifier head; use --extractor tfgan_inception or drop 'is' from the metrics")
         protocol.update(extractor.protocol(resize))
         ref = None
-        if {"fid", "kid"} & set(metrics):
+        if set(REFERENCE_METRICS) & set(metrics):
             if reference is None:
-                raise MetricInputError("fid and kid need reference statistics: pass reference= "
+                raise MetricInputError(f"{', '.join(m for m in metrics if m in REFERENCE_METRICS)} "
+                                       "need reference statistics: pass reference= "
                                        "(CLI: --reference/-r) a data name such as "
                                        "fashion_mnist-test or an .npz made with `ganhub stats`")
             ref = resolve_reference(reference, num_samples, extractor, resize, progress)
@@ -241,7 +250,7 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
                               f"only scores made at equal counts", UserWarning, stacklevel=2)
         latents = np.asarray(generator.sample_latents(num_samples, seed), np.float32)
         gen_batch = settings.SAMPLE_BATCH_SIZE
-        keep = num_samples if "kid" in metrics else 0
+        keep = num_samples if {"kid", *beyond_fid.PRDC_METRICS} & set(metrics) else 0
         stats, logits = features_of_images(
             _generated_batches(generator, latents, gen_batch), extractor, resize, keep=keep,
             want_logits="is" in metrics, batch_size=batch_size, progress=progress, desc="generated")
@@ -258,6 +267,9 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
         if "is" in metrics:
             result["is"], result["is_std"] = inception_score(logits, splits=is_splits)
             protocol["is_splits"] = is_splits
+        if set(beyond_fid.PRDC_METRICS) & set(metrics):
+            scores, protocol["prdc"] = beyond_fid.prdc_scores(stats.features, ref, metrics)
+            result.update(scores)
 
     if "ms_ssim" in metrics:
         needed = MS_SSIM_BATCHES * MS_SSIM_BATCH_SIZE
@@ -266,6 +278,13 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
         result["ms_ssim"] = ms_ssim_diversity(images, MS_SSIM_BATCHES, MS_SSIM_BATCH_SIZE, seed=seed)
         protocol["ms_ssim"] = {"batches": MS_SSIM_BATCHES, "batch_size": MS_SSIM_BATCH_SIZE,
                                "latent_seed": seed + 1}
+
+    if beyond_fid.PPL in metrics:
+        from ganhub.metrics.extractors import load_extractor
+        extractor = load_extractor(extractor)  # a loaded Extractor passes through
+        scores, protocol["ppl"] = beyond_fid.ppl_scores(
+            generator, extractor, resize, ppl_samples, seed, batch_size, progress)
+        result.update(scores)
 
     from ganhub.metrics.stats import _ganhub_version
     protocol["ganhub_version"] = _ganhub_version()

@@ -19,6 +19,11 @@ from ganhub.errors import BadInputError, GanhubError
 COLUMNS = ("module", "dataset", "reference", "num_samples",
            "reported_fid", "measured_fid", "reported_is", "measured_is",
            "reported_ms_ssim", "measured_ms_ssim", "protocol_differences", "status")
+# Scores no catalog reports (issue 18): measured only, when --metrics asks for them. Their columns
+# come after the original ones, so a table begun before them still reads (module and status keep
+# their places).
+MEASURED_ONLY = ("precision", "recall", "density", "coverage", "ppl")
+COLUMNS += tuple(f"measured_{m}" for m in MEASURED_ONLY)
 # Catalog score names → this table's metric names.
 _REPORTED = {"fid": "fid", "is": "is", "inception_score": "is", "ms_ssim": "ms_ssim",
              "ms-ssim": "ms_ssim"}
@@ -110,7 +115,8 @@ def evaluate_entry(entry, *, reference=None, metrics=("fid",), num_samples=None,
     from ganhub.metrics import references
     from ganhub.metrics.evaluation import evaluate, resolve_reference
     reference = reference or references.default_reference(entry["name"])
-    needs_reference = bool({"fid", "kid"} & set(metrics))
+    from ganhub.metrics.evaluation import REFERENCE_METRICS
+    needs_reference = bool(set(REFERENCE_METRICS) & set(metrics))
     if needs_reference and not reference:
         raise BadInputError("names no reference and none was given (--reference)")
     declared = (references.model_reference(entry) or {}).get("num_samples")
@@ -129,6 +135,9 @@ def evaluate_entry(entry, *, reference=None, metrics=("fid",), num_samples=None,
     for metric in ("fid", "is", "ms_ssim"):
         row[f"reported_{metric}"] = _number(reported.get(metric))
         row[f"measured_{metric}"] = _number(result.get(metric))
+    for metric in MEASURED_ONLY:
+        if metric in result:
+            row[f"measured_{metric}"] = _number(result[metric])
     return row
 
 
@@ -155,10 +164,14 @@ def _drop_torn_tail(path):
 
 
 def markdown(rows):
+    rows = list(rows)
+    extra = [m for m in MEASURED_ONLY if any(row.get(f"measured_{m}") for row in rows)]
     head = ("module", "dataset", "n", "FID reported", "FID measured", "IS reported", "IS measured",
-            "MS-SSIM reported", "MS-SSIM measured", "status", "protocol differences")
+            "MS-SSIM reported", "MS-SSIM measured", *(m if m != "ppl" else "PPL" for m in extra),
+            "status", "protocol differences")
     keys = ("module", "dataset", "num_samples", "reported_fid", "measured_fid", "reported_is",
-            "measured_is", "reported_ms_ssim", "measured_ms_ssim", "status", "protocol_differences")
+            "measured_is", "reported_ms_ssim", "measured_ms_ssim",
+            *(f"measured_{m}" for m in extra), "status", "protocol_differences")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [str(row.get(k, "")).replace("|", "\\|").replace("\n", " ") or "-" for k in keys]
@@ -210,7 +223,8 @@ def run_cli(args):
     entries = selected_entries(filters, [args.handle] if args.handle else None)
     metrics = parse_metrics(args.metrics)
     extractor = None
-    if {"fid", "kid", "is"} & set(metrics):
+    from ganhub.metrics.evaluation import EXTRACTOR_METRICS
+    if set(EXTRACTOR_METRICS) & set(metrics):
         extractor = load_extractor(args.extractor, offline=args.offline)
     n = None if args.num_samples == settings.EVAL_NUM_SAMPLES else args.num_samples
     rows = reevaluate(entries, args.table, metrics=metrics, num_samples=n, seed=args.seed,

@@ -93,6 +93,8 @@ class ReferenceStats:
     def from_stats(cls, stats, **provenance):
         provenance.setdefault("num_samples", stats.count)
         provenance.setdefault("feature_dim", stats.dim)
+        # The kept feature vectors: KID, precision/recall and density/coverage compare samples.
+        provenance.setdefault("feature_samples", int(len(stats.features)))
         provenance.setdefault("format_version", REFERENCE_FORMAT_VERSION)
         provenance.setdefault("ganhub_version", _ganhub_version())
         provenance.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))

@@ -60,7 +60,7 @@ def test_missing_reference_and_unknown_metric(tiny_extractor_dir, stand_in_gener
     with pytest.raises(MetricInputError, match="reference"):
         evaluate(stand_in_generator, None, "fid", 10, 0, str(tiny_extractor_dir))
     with pytest.raises(MetricInputError, match="unknown metrics"):
-        evaluate(stand_in_generator, None, "precision", 10, 0, str(tiny_extractor_dir))
+        evaluate(stand_in_generator, None, "lpips", 10, 0, str(tiny_extractor_dir))
 
 
 def test_ms_ssim_needs_no_extractor(stand_in_generator):
