@@ -3,7 +3,8 @@ import json
 import sys
 
 from ganhub import settings
-from ganhub.cli.sample import add_load_options, check_model_handle, positive_int, seed_int
+from ganhub.cli.args import positive_int, seed_int
+from ganhub.cli.sample import add_load_options, check_model_handle
 from ganhub.errors import BadInputError
 
 # Data set names (read by ganhub.training.data) and their splits: a reference such as

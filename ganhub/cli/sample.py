@@ -1,31 +1,11 @@
 """`ganhub sample`: images from a generator, as one grid image or one PNG per image."""
-import argparse
 import math
 import os
 from pathlib import Path
 
 from ganhub import settings
+from ganhub.cli.args import positive_int, seed_int
 from ganhub.errors import BadInputError
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def seed_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"the seed must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"the seed must be >= 0, got {value}")
-    return value
 
 
 def add_load_options(parser):
@@ -112,7 +92,7 @@ def register(sub):
                      help="grid image to write; its suffix picks the format (default samples.png)")
     out.add_argument("--out-dir", help="write one PNG per image into this folder instead")
     p.add_argument("--ncols", type=positive_int, default=None, help="grid columns (default √n)")
-    from ganhub import walks
+    from ganhub.cli import walks
     walks.add_options(p, out)  # --interpolate, --gif, --walks, --steps
     add_load_options(p)
     p.set_defaults(func=run, check=check)
@@ -142,7 +122,7 @@ def _check_writable(args):
 
 def check(args):
     """Everything that can be checked before TensorFlow is imported."""
-    from ganhub import walks
+    from ganhub.cli import walks
     if walks.wanted(args):
         walks.check_options(args)
     if not args.gif:
@@ -189,7 +169,7 @@ def run(args):
     from ganhub.images import make_grid, save_image_batches, save_png, to_uint8
 
     generator = ganhub.load(args.model, offline=args.offline, trust=args.trust)
-    from ganhub import walks
+    from ganhub.cli import walks
     if walks.wanted(args):
         check_grid_size(walks.count(args), generator.image_shape)
         with _progress(walks.count(args)) as bar:
