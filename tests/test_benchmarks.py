@@ -39,3 +39,22 @@ def test_train_step_flops_grow_with_width(train_step, plain):
     # most convolutions scale with in × out channels, i.e. width²; the RGB input and output layers
     # and the dense layers scale with width
     assert 2.0 < wide / narrow < 4.0
+
+
+def test_vs_torch_runners_compute_the_same_step(train_step):
+    """The PyTorch reference (its own process) is checked against ganhub's losses on the same
+    weights before it is timed, and both runners return one time per step / per call."""
+    torch_runner = train_step.TorchRunner(0.0625, threads=1, wait_policy="PASSIVE")
+    try:
+        (tf_d, tf_g), (torch_d, torch_g) = torch_runner.losses["ganhub"], torch_runner.losses["torch"]
+        assert abs(tf_d - torch_d) <= 1e-5 * abs(tf_d) and abs(tf_g - torch_g) <= 1e-5 * abs(tf_g)
+        assert tf_d > 0 and tf_g > 0
+        times = torch_runner.run(2)
+        assert len(times) == 2 and all(t > 0 for t in times)
+    finally:
+        torch_runner.close()
+    assert torch_runner.proc.returncode == 0
+    ganhub = train_step.GanhubRunner(0.0625, False, k=2)
+    times = ganhub.run(2)
+    assert len(times) == 2 and all(t > 0 for t in times) and ganhub.first == 1 + 3 * 2
+    assert ganhub.flops > 0
