@@ -186,17 +186,82 @@ def protocol_differences(reported, measured):
     return out
 
 
-def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=None, seed=None,
-             extractor=None, resize=None, kid_blocks=None, is_splits=1, batch_size=None,
-             progress=None, ppl_samples=None):
-    """Score a generator against reference statistics → {"fid": ..., ..., "protocol": {...}}.
+class _Run:
+    """What one evaluation has gathered so far, shared by the rows of the metric table: the
+    generator, the protocol being recorded, and (when a metric needs them) the extractor, the
+    reference and the generated images' features."""
 
-    generator_or_handle: a ganhub Generator or a handle for ganhub.load. reference: a
-    ReferenceStats, a reference .npz made by `ganhub stats`, or a data name ('fashion_mnist-test'),
-    needed for fid, kid, precision, recall, density and coverage. metrics: any of METRICS.
-    num_samples generated images (the study: 10,000) from latents drawn with `seed`. ppl_samples:
-    perceptual path length samples (default: small on a CPU, see ganhub.metrics.beyond_fid).
-    """
+    def __init__(self, generator, metrics, num_samples, seed, extractor, resize, kid_blocks,
+                 is_splits, batch_size, progress, ppl_samples):
+        self.generator, self.metrics, self.num_samples, self.seed = generator, metrics, num_samples, seed
+        self.extractor, self.resize, self.kid_blocks, self.is_splits = extractor, resize, kid_blocks, is_splits
+        self.batch_size, self.progress, self.ppl_samples = batch_size, progress, ppl_samples
+        self.reference = self.stats = self.logits = None
+        self.protocol = {"num_samples": num_samples, "seed": seed, "metrics": list(metrics),
+                         "image_scaling": "generator output in [0, 1] × 255, not quantised",
+                         "generator": generator_identity(generator)}
+
+
+def _fid(run):
+    warn_if_undersampled(run.stats.count, run.stats.dim, "generated images")
+    return {"fid": frechet_distance(run.stats.mean, run.stats.covariance, run.reference.mu,
+                                    run.reference.sigma)}
+
+
+def _kid(run):
+    ref = run.reference
+    if len(ref.features) < 2:
+        raise MetricInputError("the reference file keeps no features for KID; remake it with `ganhub stats`")
+    blocks = run.kid_blocks or math.ceil(max(len(ref.features), run.stats.count) / 1024)
+    kid, std = kernel_inception_distance(run.stats.features, ref.features, num_blocks=blocks)
+    run.protocol["kid_blocks"] = blocks
+    return {"kid": kid, "kid_std": std}
+
+
+def _is(run):
+    score, std = inception_score(run.logits, splits=run.is_splits)
+    run.protocol["is_splits"] = run.is_splits
+    return {"is": score, "is_std": std}
+
+
+def _prdc(run):
+    scores, run.protocol["prdc"] = beyond_fid.prdc_scores(run.stats.features, run.reference,
+                                                         run.metrics)
+    return scores
+
+
+def _ms_ssim(run):
+    needed = MS_SSIM_BATCHES * MS_SSIM_BATCH_SIZE
+    latents = np.asarray(run.generator.sample_latents(needed, run.seed + 1), np.float32)
+    images = np.concatenate(list(_generated_batches(run.generator, latents,
+                                                    settings.SAMPLE_BATCH_SIZE)))
+    run.protocol["ms_ssim"] = {"batches": MS_SSIM_BATCHES, "batch_size": MS_SSIM_BATCH_SIZE,
+                               "latent_seed": run.seed + 1}
+    return {"ms_ssim": ms_ssim_diversity(images, MS_SSIM_BATCHES, MS_SSIM_BATCH_SIZE, seed=run.seed)}
+
+
+def _ppl(run):
+    scores, run.protocol["ppl"] = beyond_fid.ppl_scores(
+        run.generator, _extractor(run), run.resize, run.ppl_samples, run.seed, run.batch_size,
+        run.progress)
+    return scores
+
+
+# The metric table: name → (what it needs, the function scoring it). "features": the generated
+# images' features (and the extractor); "reference": the reference statistics too. A metric that
+# computes several names at once (precision/recall/density/coverage) is called once for them all.
+METRIC_TABLE = {
+    "fid": ({"features", "reference"}, _fid),
+    "kid": ({"features", "reference"}, _kid),
+    "is": ({"features"}, _is),
+    "ms_ssim": (set(), _ms_ssim),
+    **{m: ({"features", "reference"}, _prdc) for m in beyond_fid.PRDC_METRICS},
+    beyond_fid.PPL: ({"extractor"}, _ppl),
+}
+assert tuple(METRIC_TABLE) == METRICS, "every metric has one row in the table"
+
+
+def _check_arguments(metrics, num_samples, seed, ppl_samples):
     metrics = tuple(m.strip().lower() for m in ([metrics] if isinstance(metrics, str) else metrics))
     unknown = set(metrics) - set(METRICS)
     if unknown or not metrics:
@@ -205,90 +270,95 @@ def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=
     seed = settings.EVAL_SEED if seed is None else int(seed)
     if "ppl" in metrics and ppl_samples is not None and check_count(ppl_samples, "ppl_samples", None) < 2:
         raise MetricInputError(f"ppl_samples must be at least 2, got {ppl_samples}")
-    resize = resize or settings.DEFAULT_RESIZE
+    return metrics, num_samples, seed
+
+
+def _extractor(run):
+    """The run's extractor, loaded once (a loaded Extractor passes through)."""
+    from ganhub.metrics.extractors import load_extractor
+    run.extractor = load_extractor(run.extractor)
+    return run.extractor
+
+
+def _load_reference(run, reference):
+    """The reference statistics, checked against this run's extractor and resize."""
+    wanting = [m for m in run.metrics if m in REFERENCE_METRICS]
+    if reference is None:
+        raise MetricInputError(f"{', '.join(wanting)} need reference statistics: pass reference= "
+                               "(CLI: --reference/-r) a data name such as fashion_mnist-test or an "
+                               ".npz made with `ganhub stats`")
+    extractor = run.extractor
+    ref = resolve_reference(reference, run.num_samples, extractor, run.resize, run.progress)
+    if ref.provenance.get("protocol_declared_by") == "user":  # TTUR / clean-fid files
+        from ganhub.metrics.references import check_declared_protocol
+        check_declared_protocol(ref, extractor.id, extractor.sha256, run.resize)
+    else:
+        ref.check_protocol(extractor.id, extractor.sha256, run.resize)
+    run.protocol["reference"] = ref.provenance
+    ref_shape = ref.provenance.get("image_shape")
+    gen_shape = list(getattr(run.generator, "image_shape", []) or [])
+    if ref_shape and gen_shape and list(ref_shape) != gen_shape:
+        warnings.warn(f"reference images are {ref_shape} and generated ones {gen_shape}: the score "
+                      f"also measures that difference (for the default model use fashion_mnist_32, "
+                      f"padded as in training)", UserWarning, stacklevel=3)
+    if ref.num_samples and ref.num_samples != run.num_samples:
+        warnings.warn(f"reference has {ref.num_samples} images and the evaluation "
+                      f"{run.num_samples}: FID's bias depends on the sample counts, so compare "
+                      f"only scores made at equal counts", UserWarning, stacklevel=3)
+    run.reference = ref
+
+
+def _generate_features(run):
+    """Features (moments, and the individual vectors KID and precision/recall need) and logits of
+    the generated images."""
+    latents = np.asarray(run.generator.sample_latents(run.num_samples, run.seed), np.float32)
+    keep = run.num_samples if {"kid", *beyond_fid.PRDC_METRICS} & set(run.metrics) else 0
+    run.stats, run.logits = features_of_images(
+        _generated_batches(run.generator, latents, settings.SAMPLE_BATCH_SIZE), run.extractor,
+        run.resize, keep=keep, want_logits="is" in run.metrics, batch_size=run.batch_size,
+        progress=run.progress, desc="generated")
+
+
+def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=None, seed=None,
+             extractor=None, resize=None, kid_blocks=None, is_splits=1, batch_size=None,
+             progress=None, ppl_samples=None):
+    """Score a generator against reference statistics → {"fid": ..., ..., "protocol": {...}}.
+
+    generator_or_handle: a ganhub Generator or a handle for ganhub.load. reference: a
+    ReferenceStats, a reference .npz made by `ganhub stats`, or a data name ('fashion_mnist-test'),
+    needed for fid, kid, precision, recall, density and coverage. metrics: any of METRICS (the rows
+    of METRIC_TABLE). num_samples generated images (the study: 10,000) from latents drawn with
+    `seed`. ppl_samples: perceptual path length samples (default: small on a CPU, see
+    ganhub.metrics.beyond_fid).
+    """
+    metrics, num_samples, seed = _check_arguments(metrics, num_samples, seed, ppl_samples)
     generator = generator_or_handle
     if isinstance(generator, (str, Path)):
         from ganhub import load
         generator = load(str(generator))
-    needs_features = (set(EXTRACTOR_METRICS) - {beyond_fid.PPL}) & set(metrics)
-    result = {}
-    protocol = {"num_samples": num_samples, "seed": seed, "metrics": list(metrics),
-                "image_scaling": "generator output in [0, 1] × 255, not quantised",
-                "generator": generator_identity(generator)}
-
-    if needs_features:
-        from ganhub.metrics.extractors import load_extractor
-        extractor = load_extractor(extractor)
-        if "is" in metrics and not extractor.has_logits:  # fail before any sampling
+    run = _Run(generator, metrics, num_samples, seed, extractor, resize or settings.DEFAULT_RESIZE,
+               kid_blocks, is_splits, batch_size, progress, ppl_samples)
+    needs = set().union(*(METRIC_TABLE[m][0] for m in metrics))
+    if "features" in needs:
+        _extractor(run)
+        if "is" in metrics and not run.extractor.has_logits:  # fail before any sampling
             raise MetricUnavailableError(
-                f"extractor {extractor.id!r} gives features only, and the Inception Score needs a "
-                f"classifier head; use --extractor tfgan_inception or drop 'is' from the metrics")
-        protocol.update(extractor.protocol(resize))
-        ref = None
-        if set(REFERENCE_METRICS) & set(metrics):
-            if reference is None:
-                raise MetricInputError(f"{', '.join(m for m in metrics if m in REFERENCE_METRICS)} "
-                                       "need reference statistics: pass reference= "
-                                       "(CLI: --reference/-r) a data name such as "
-                                       "fashion_mnist-test or an .npz made with `ganhub stats`")
-            ref = resolve_reference(reference, num_samples, extractor, resize, progress)
-            if ref.provenance.get("protocol_declared_by") == "user":  # TTUR / clean-fid files
-                from ganhub.metrics.references import check_declared_protocol
-                check_declared_protocol(ref, extractor.id, extractor.sha256, resize)
-            else:
-                ref.check_protocol(extractor.id, extractor.sha256, resize)
-            protocol["reference"] = ref.provenance
-            ref_shape = ref.provenance.get("image_shape")
-            gen_shape = list(getattr(generator, "image_shape", []) or [])
-            if ref_shape and gen_shape and list(ref_shape) != gen_shape:
-                warnings.warn(f"reference images are {ref_shape} and generated ones {gen_shape}: "
-                              f"the score also measures that difference (for the default model use "
-                              f"fashion_mnist_32, padded as in training)", UserWarning, stacklevel=2)
-            if ref.num_samples and ref.num_samples != num_samples:
-                warnings.warn(f"reference has {ref.num_samples} images and the evaluation "
-                              f"{num_samples}: FID's bias depends on the sample counts, so compare "
-                              f"only scores made at equal counts", UserWarning, stacklevel=2)
-        latents = np.asarray(generator.sample_latents(num_samples, seed), np.float32)
-        gen_batch = settings.SAMPLE_BATCH_SIZE
-        keep = num_samples if {"kid", *beyond_fid.PRDC_METRICS} & set(metrics) else 0
-        stats, logits = features_of_images(
-            _generated_batches(generator, latents, gen_batch), extractor, resize, keep=keep,
-            want_logits="is" in metrics, batch_size=batch_size, progress=progress, desc="generated")
-        if "fid" in metrics:
-            warn_if_undersampled(stats.count, stats.dim, "generated images")
-            result["fid"] = frechet_distance(stats.mean, stats.covariance, ref.mu, ref.sigma)
-        if "kid" in metrics:
-            if len(ref.features) < 2:
-                raise MetricInputError("the reference file keeps no features for KID; remake it with `ganhub stats`")
-            blocks = kid_blocks or math.ceil(max(len(ref.features), stats.count) / 1024)
-            result["kid"], result["kid_std"] = kernel_inception_distance(
-                stats.features, ref.features, num_blocks=blocks)
-            protocol["kid_blocks"] = blocks
-        if "is" in metrics:
-            result["is"], result["is_std"] = inception_score(logits, splits=is_splits)
-            protocol["is_splits"] = is_splits
-        if set(beyond_fid.PRDC_METRICS) & set(metrics):
-            scores, protocol["prdc"] = beyond_fid.prdc_scores(stats.features, ref, metrics)
-            result.update(scores)
-
-    if "ms_ssim" in metrics:
-        needed = MS_SSIM_BATCHES * MS_SSIM_BATCH_SIZE
-        latents = np.asarray(generator.sample_latents(needed, seed + 1), np.float32)
-        images = np.concatenate(list(_generated_batches(generator, latents, settings.SAMPLE_BATCH_SIZE)))
-        result["ms_ssim"] = ms_ssim_diversity(images, MS_SSIM_BATCHES, MS_SSIM_BATCH_SIZE, seed=seed)
-        protocol["ms_ssim"] = {"batches": MS_SSIM_BATCHES, "batch_size": MS_SSIM_BATCH_SIZE,
-                               "latent_seed": seed + 1}
-
-    if beyond_fid.PPL in metrics:
-        from ganhub.metrics.extractors import load_extractor
-        extractor = load_extractor(extractor)  # a loaded Extractor passes through
-        scores, protocol["ppl"] = beyond_fid.ppl_scores(
-            generator, extractor, resize, ppl_samples, seed, batch_size, progress)
-        result.update(scores)
-
+                f"extractor {run.extractor.id!r} gives features only, and the Inception Score "
+                f"needs a classifier head; use --extractor tfgan_inception or drop 'is' from the "
+                f"metrics")
+        run.protocol.update(run.extractor.protocol(run.resize))
+        if "reference" in needs:
+            _load_reference(run, reference)
+        _generate_features(run)
+    result, done = {}, set()
+    for metric in metrics:
+        score = METRIC_TABLE[metric][1]
+        if score not in done:  # one call for the metrics one function computes together
+            result.update(score(run))
+            done.add(score)
     from ganhub.metrics.stats import _ganhub_version
-    protocol["ganhub_version"] = _ganhub_version()
-    result["protocol"] = protocol
+    run.protocol["ganhub_version"] = _ganhub_version()
+    result["protocol"] = run.protocol
     return result
 
 
