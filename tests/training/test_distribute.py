@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # MirroredStrategy on virtual devices
+
 REPO = Path(__file__).resolve().parents[2]
 
 

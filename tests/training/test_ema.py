@@ -11,7 +11,7 @@ from ganhub.training.loop import Trainer
 IMAGES = np.random.default_rng(1).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
 
 
-pytestmark = pytest.mark.usefixtures("eager_functions")
+pytestmark = [pytest.mark.usefixtures("eager_functions"), pytest.mark.slow]
 
 
 def _dataset():

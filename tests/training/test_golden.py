@@ -22,6 +22,8 @@ from ganhub.training.architectures.sndcgan import SNDCGANDiscriminator, SNDCGANG
 from ganhub.training.optim import Adam
 from ganhub.training.steps import GANSteps
 
+pytestmark = pytest.mark.slow  # full-width SNDCGAN steps against compare_gan's values
+
 FIXTURE = Path(__file__).parent / "fixtures" / "compare_gan_v2_golden.npz"
 LOSSES = {"GAN_PENALTY": "ns", "WGAN_PENALTY": "wgan"}
 PENALTIES = {"no_penalty": "none", "wgangp_penalty": "wgan_gp"}

@@ -12,7 +12,7 @@ from ganhub.training.loop import Trainer, TrainingDivergedError, TrainingInterru
 IMAGES = np.random.default_rng(0).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
 
 
-pytestmark = pytest.mark.usefixtures("eager_functions")
+pytestmark = [pytest.mark.usefixtures("eager_functions"), pytest.mark.slow]
 
 
 def _dataset():

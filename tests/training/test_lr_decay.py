@@ -12,7 +12,7 @@ from ganhub.training.optim import Adam, lr_scale
 IMAGES = np.random.default_rng(2).integers(0, 256, size=(24, 16, 16, 1), dtype=np.uint8)
 
 
-pytestmark = pytest.mark.usefixtures("eager_functions")
+pytestmark = [pytest.mark.usefixtures("eager_functions"), pytest.mark.slow]
 
 
 def _dataset():

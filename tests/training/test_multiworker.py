@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]  # two TF worker processes
+
 REPO = Path(__file__).resolve().parents[2]
 
 

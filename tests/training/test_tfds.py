@@ -19,6 +19,8 @@ import tensorflow_datasets as tfds
 
 from ganhub.training import data, tfrecord
 
+pytestmark = pytest.mark.slow
+
 N = 12
 
 

@@ -14,6 +14,8 @@ from ganhub.hub import cache as hub_cache
 from ganhub.hub.lock import FileLock
 from ganhub.hub.resolver import resolve
 
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]  # concurrent client processes
+
 RESOLVE = ("import json, sys; from ganhub.hub.resolver import resolve; "
            "r = resolve(sys.argv[1], trust=True); "
            "print(json.dumps({'path': str(r.path), 'source': r.source, 'sha256': r.sha256}))")

@@ -12,6 +12,8 @@ from ganhub.hub import cache as hub_cache
 from ganhub.hub import download
 from ganhub.hub.resolver import resolve
 
+pytestmark = pytest.mark.slow  # servers that trickle, time out and retry
+
 PATH = "/models/tiny.tar.gz"
 
 

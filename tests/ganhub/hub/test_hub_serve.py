@@ -74,6 +74,8 @@ class _Cards(html.parser.HTMLParser):
             self.cards[self._in_load]["load"] += data
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_page_renders_a_card_per_model_in_headless_chromium(hub, modules, chromium):
     proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"{hub.url}/"],
                           capture_output=True, text=True, timeout=120)

@@ -143,6 +143,7 @@ def _chromium_screenshot(chromium, url, width, height, path, tmp_path):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])
 def test_page_fits_phone_and_desktop_windows(page_hub, chromium, width, height, tmp_path):
     """Nothing sticks out past the window's right edge (the page's own script counts such

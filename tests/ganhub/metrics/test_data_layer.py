@@ -18,6 +18,8 @@ from ganhub.metrics import ReferenceStats, load_extractor
 from ganhub.metrics.data import DataSourceError, load_images, split_data_name
 from ganhub.training import data, tfrecord
 
+pytestmark = pytest.mark.slow
+
 N = 6  # test-split images used for each reference
 
 

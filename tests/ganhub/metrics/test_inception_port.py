@@ -13,6 +13,8 @@ from ganhub.metrics.inception import (WeightsError, build_network, convert, flat
                                       read_torchscript)
 from ganhub.metrics.resize import preprocess
 
+pytestmark = pytest.mark.slow  # the full Inception network
+
 FIXTURES = Path(__file__).parent / "fixtures"
 # Where scripts/setup-tests.sh puts the real weights (the checkout's .test-data/, never the user's
 # cache), or a copy named by GANHUB_FID_INCEPTION_WEIGHTS.
