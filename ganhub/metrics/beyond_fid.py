@@ -5,9 +5,11 @@ evaluate() (ganhub.metrics.evaluation) calls these; the math is in prdc.py and p
 """
 from ganhub import settings
 from ganhub.errors import MetricInputError, ReferenceFileError
-from ganhub.metrics.ppl import PPL_EPSILON, PPL_SAMPLES_PAPER, default_num_samples, perceptual_path_length
-from ganhub.metrics.prdc import (DENSITY_COVERAGE_K, METRICS as PRDC_METRICS, PRECISION_RECALL_K,
+from ganhub.metrics.ppl import (PPL_EPSILON, PPL_SAMPLES_PAPER, default_num_samples,
+                                perceptual_path_length)
+from ganhub.metrics.prdc import (DENSITY_COVERAGE_K, PRECISION_RECALL_K,
                                  precision_recall_density_coverage)
+from ganhub.metrics.prdc import METRICS as PRDC_METRICS
 
 PPL = "ppl"
 METRICS = PRDC_METRICS + (PPL,)
