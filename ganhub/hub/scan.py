@@ -140,47 +140,34 @@ def _called(node):
     return names
 
 
-def _closure(nodes, roots):
-    """Names of ``roots`` and every node they depend on, through data and control inputs."""
-    seen, stack = set(), [r for r in roots if r in nodes]
+def _reach(start, successors):
+    """Every name reachable from ``start`` (included) by following ``successors(name)``."""
+    seen, stack = set(), list(start)
     while stack:
         name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for ref in nodes[name].input:
-            src = _source(ref)
-            if src in nodes and src not in seen:
-                stack.append(src)
+        if name not in seen:
+            seen.add(name)
+            stack.extend(n for n in successors(name) if n not in seen)
     return seen
+
+
+def _closure(nodes, roots):
+    """Names of ``roots`` and every node they depend on, through data and control inputs."""
+    return _reach([r for r in roots if r in nodes],
+                  lambda name: [s for s in map(_source, nodes[name].input) if s in nodes])
 
 
 def _data_sources(nodes, ref):
     """Every name (node or function argument) the data input ``ref`` depends on."""
-    seen, stack = set(), [_source(ref)]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if name in nodes:
-            stack.extend(_source(r) for r in nodes[name].input if not r.startswith("^"))
-    return seen
+    return _reach([_source(ref)], lambda name: [_source(r) for r in nodes[name].input
+                                                 if not r.startswith("^")] if name in nodes else [])
 
 
 def _reachable_functions(start, library):
     """Every library function reachable from the function names in ``start``."""
-    seen, stack = set(), [f for f in start if f in library]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for node in library[name].node_def:
-            for callee in _called(node) + [node.op]:
-                if callee in library and callee not in seen:
-                    stack.append(callee)
-    return seen
+    return _reach([f for f in start if f in library],
+                  lambda name: [c for node in library[name].node_def
+                                for c in _called(node) + [node.op] if c in library])
 
 
 def _functions_called_by(nodes, names, library):
