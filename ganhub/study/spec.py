@@ -33,6 +33,7 @@ import numbers
 from pathlib import Path
 
 from ganhub.errors import ConfigError
+from ganhub.metrics.evaluation import METRICS as EVALUATION_METRICS
 
 SEARCHES = ("grid", "gp", "random")
 VARIANT_KEYS = ("loss", "penalty", "d_norm")
@@ -40,7 +41,10 @@ DEFAULT_VARIANT = {"loss": "ns", "penalty": "none", "d_norm": "spectral_norm"}
 SCORING_DEFAULTS = {"metric": "fid", "also": [], "reference": None, "num_samples": 10_000,
                     "extractor": None, "resize": None, "seed": 0, "weights": "raw", "scorer": None,
                     "from_step": 0}
+# The selection metric (min over checkpoints: lower is better) and the metrics measured beside it
+# on the chosen checkpoint, any of ganhub.metrics' table (precision, recall, density, coverage, ppl...).
 METRICS = ("fid", "kid", "is")
+ALSO_METRICS = EVALUATION_METRICS
 TOP_KEYS = {"preset", "config", "variants", "search", "budget", "seeds", "best_seeds", "grid",
             "scoring", "heartbeat_seconds", "grace_seconds", "max_retry", "sampler_seed",
             "run_functions_eagerly", "description", "gp_startup_trials"}
@@ -129,8 +133,8 @@ def normalize(spec, where="spec"):
         raise ConfigError(f"{where}: scoring.metric must be one of {', '.join(METRICS)}")
     scoring["also"] = [m for m in _strings(scoring["also"], f"{where}: scoring.also")
                        if m != scoring["metric"]] if scoring["also"] else []
-    if set(scoring["also"]) - set(METRICS):
-        raise ConfigError(f"{where}: scoring.also must name metrics among {', '.join(METRICS)}")
+    if set(scoring["also"]) - set(ALSO_METRICS):
+        raise ConfigError(f"{where}: scoring.also must name metrics among {', '.join(ALSO_METRICS)}")
     scoring["num_samples"] = _positive_int(scoring["num_samples"], f"{where}: scoring.num_samples")
     from_step = scoring["from_step"]
     if isinstance(from_step, bool) or not isinstance(from_step, numbers.Integral) or from_step < 0:

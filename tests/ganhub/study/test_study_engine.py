@@ -181,7 +181,7 @@ def test_study_with_real_metrics_scores_and_exports_what_a_user_measures(
     from ganhub.study.worker import Worker, create
     monkeypatch.setenv("GANHUB_FASHION_MNIST_DIR", str(fake_fashion_dir))
     scoring = {"reference": "fashion_mnist_32-test", "num_samples": 24, "seed": 5,
-               "extractor": str(tiny_extractor_dir), "also": ["kid"]}
+               "extractor": str(tiny_extractor_dir), "also": ["kid", "precision", "recall"]}
     spec = specs.normalize(tiny_spec(fake_fashion_dir, grid=[{"learning_rate": 2e-4}],
                                      scoring=scoring))
     db = tmp_path / "m.db"
@@ -194,8 +194,10 @@ def test_study_with_real_metrics_scores_and_exports_what_a_user_measures(
     assert t.value == min(scores.values()) and t.user_attrs["best_step"] == min(scores, key=scores.get)
     gen = ganhub.load(t.user_attrs["module"])
     assert gen.metadata["training"]["steps"] == t.user_attrs["best_step"]
-    user = evaluate(gen, reference="fashion_mnist_32-test", metrics=("fid", "kid"),
+    user = evaluate(gen, reference="fashion_mnist_32-test", metrics=("fid", "kid", "precision", "recall"),
                     num_samples=24, seed=5, extractor=str(tiny_extractor_dir))
     assert user["fid"] == pytest.approx(t.value, rel=1e-4)
     assert user["kid"] == pytest.approx(t.user_attrs["kid"], rel=1e-4, abs=1e-7)
     assert gen.metadata["scores"]["kid"]["value"] == pytest.approx(t.user_attrs["kid"])
+    for m in ("precision", "recall"):   # beyond FID, through the study's scorer too
+        assert gen.metadata["scores"][m]["value"] == pytest.approx(user[m])
