@@ -34,7 +34,39 @@ The ranking depends on the CPU. On a 2-core AVX-512 Xeon (2026-12-01, otherwise 
     resnet_cifar    0.25    XLA   0.233   0.413    1.547       141.3    218.6      67%
     XLA speed-up: sndcgan 0.72x, resnet_cifar 0.68x
 
-So `jit_compile` stays a config choice: measure it on the machine that trains.
+So `jit_compile` stays a config choice: measure it on the machine that trains (``"auto"`` does,
+when training starts: training/steps.py choose_jit).
+
+Against PyTorch (issue 17), ``--vs-torch`` (defaults: widths 1/8 1/4 1/2 1, 3 rounds of 3 steps),
+SNDCGAN-32, 1 channel, NS loss, SN, batch 64; ganhub through ``GANSteps.train_steps`` as the
+trainer runs it (several steps per call), torch 2.13 CPU with the same 2 threads, spinning (its
+default) and ``OMP_WAIT_POLICY=PASSIVE``; "vs torch" against the faster torch. This 2-core
+AVX-512/AMX Xeon was shared with other jobs, 2026-12-02 17:08-17:18 UTC, load average 4.1-5.3
+during the run (the benchmark itself is ~2 of it), matmul rate drifting 100-140 GFLOP/s; one run:
+
+     width           impl   s/step  steps/s vs torch GFLOP/step  GFLOP/s % matmul
+     0.125   ganhub plain    0.097    10.33    2.07x       5.32     55.0      46%
+     0.125     ganhub XLA    0.176     5.67    1.14x       5.32     30.2      25%
+     0.125          torch    1.334     0.75    0.15x       5.32      4.0       3%
+     0.125  torch PASSIVE    0.201     4.99    1.00x       5.32     26.5      22%
+      0.25   ganhub plain    0.183     5.45    1.86x      20.76    113.2      94%
+      0.25     ganhub XLA    0.421     2.38    0.81x      20.76     49.3      41%
+      0.25          torch    1.605     0.62    0.21x      20.76     12.9      11%
+      0.25  torch PASSIVE    0.341     2.94    1.00x      20.76     61.0      50%
+       0.5   ganhub plain    0.831     1.20    2.18x      82.02     98.8      82%
+       0.5     ganhub XLA    1.720     0.58    1.05x      82.02     47.7      40%
+       0.5          torch    3.572     0.28    0.51x      82.02     23.0      19%
+       0.5  torch PASSIVE    1.807     0.55    1.00x      82.02     45.4      37%
+       1.0   ganhub plain    2.392     0.42    1.36x     326.04    136.3     114%
+       1.0     ganhub XLA    2.955     0.34    1.10x     326.04    110.3      92%
+       1.0          torch    7.805     0.13    0.42x     326.04     41.8      34%
+       1.0  torch PASSIVE    3.257     0.31    1.00x     326.04    100.1      82%
+
+An earlier run (16:39-16:50, load average 5.3-8.1) gave plain/best-torch 1.85x, 3.48x, 1.26x,
+1.54x at the same widths. These are ratios on a loaded machine, not the idle-machine figures the
+target asks for: spinning OpenMP threads lose most (torch's default is 0.11-0.6x of PASSIVE here),
+and the ranking may differ when the cores are free. % matmul above 100 means the load changed
+between the matmul and the model measurements.
 """
 import argparse
 import json
