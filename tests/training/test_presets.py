@@ -41,6 +41,7 @@ def test_presets_reproduce_the_published_lines():
         get_preset("nope")
 
 
+@pytest.mark.slow
 def test_cli_trains_a_preset_without_a_config_file(tmp_path, fake_fashion_dir, capsys):
     model_dir = tmp_path / "run"
     code = main(["train", "--preset", "sndcgan_cifar10_sn", "--model-dir", str(model_dir), "--quiet",

@@ -20,6 +20,7 @@ def _one_step(jit):
     return [float(d_loss), float(penalty), float(g_loss)], [v.numpy() for v in g.variables + d.variables]
 
 
+@pytest.mark.slow
 def test_xla_step_equals_plain_step():
     plain_losses, plain_vars = _one_step(False)
     xla_losses, xla_vars = _one_step(True)
