@@ -1,5 +1,6 @@
 """jit_compile=True (XLA) computes the same step as plain tf.function, penalty included."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from ganhub.training import Config, build_models
