@@ -35,6 +35,8 @@ SNAPSHOT = DOCS / "study.db"
 ZOO_DIR = ROOT / "ganhub" / "models" / "fashion_mnist"
 ZOO_CATALOG = ROOT / "ganhub" / "catalogs" / "fashion_mnist.json"
 ZOO_HANDLE = "ganhub:models/fashion_mnist/"
+COST = DOCS / "cost.json"              # benchmarks/regularization_cost.py --json
+VS_DEFAULT = DOCS / "vs_default.json"  # `vs-default`: the zoo's best against the default at 10k
 
 # (study name, spec file, architecture, report folder), the order the workers run them in
 STUDIES = [
@@ -195,6 +197,8 @@ def cmd_work(args):
               "working tree", flush=True)
     try:
         for name, _, _, _ in STUDIES:
+            if args.study not in (None, name):
+                continue
             for attempt in range(args.attempts):
                 requeue_failed(live_db(), name)
                 rc = _ganhub("study", "worker", name, "--storage", str(live_db()),
@@ -256,9 +260,49 @@ def cmd_report(args):
             print(f"report of {name}: {DOCS / folder}/report.md")
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
-    text = findings.render(collect_all(args.db))
+    text = findings.render(collect_all(args.db), *extras())
     (DOCS / "findings.md").write_text(text, encoding="utf-8")
     print(f"findings: {DOCS / 'findings.md'}")
+    return 0
+
+
+def extras():
+    """(cost, vs_default): the committed measurements findings.md reads besides the study."""
+    return tuple(json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+                 for p in (COST, VS_DEFAULT))
+
+
+def cmd_vs_default(args):
+    """The zoo's best model (lowest committed 2k FID) scored like the shipped default (10k
+    generated vs the 10k test images, the default's seed, extractor and resize), beside the
+    default's recorded score, into docs/landscape/vs_default.json."""
+    import datetime
+    import ganhub
+    from ganhub.metrics.evaluation import evaluate, protocol_differences
+    zoo = json.loads(ZOO_CATALOG.read_text(encoding="utf-8"))["models"]
+    best = min(zoo, key=lambda e: (e["scores"]["fid"]["value"], e["name"]))
+    default = ganhub.load("default").metadata["scores"]
+    protocol = default["fid"]["protocol"]
+    ref = protocol["reference"]
+    print(f"scoring {best['name']} (2k FID {best['scores']['fid']['value']:.1f}) with "
+          f"{protocol['num_samples']} samples against {ref['dataset']}-{ref['split']}", flush=True)
+    result = evaluate(best["name"], reference=f"{ref['dataset']}-{ref['split']}",
+                      metrics=("fid", "kid"), num_samples=protocol["num_samples"],
+                      seed=protocol["seed"], extractor=protocol["extractor_id"],
+                      resize=protocol["resize"], kid_blocks=protocol.get("kid_blocks"))
+    differences = protocol_differences(protocol, result["protocol"])
+    if differences:
+        sys.exit("the zoo model was not scored like the default: " + "; ".join(differences))
+    out = {"measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "zoo": {"name": best["name"], "fid_2k": best["scores"]["fid"]["value"],
+                   "fid": result["fid"], "kid": result["kid"], "protocol": result["protocol"]},
+           "default": {"name": "default", "fid": default["fid"]["value"],
+                       "kid": default["kid"]["value"], "protocol": protocol}}
+    from ganhub.fileio import write_json_atomic
+    write_json_atomic(VS_DEFAULT, out)
+    verdict = "beats" if out["zoo"]["fid"] < out["default"]["fid"] else "does not beat"
+    print(f"{best['name']}: FID {result['fid']:.2f} at {protocol['num_samples']} samples; the "
+          f"default {out['default']['fid']:.2f}: it {verdict} the default. Wrote {VS_DEFAULT}")
     return 0
 
 
@@ -355,10 +399,14 @@ def cmd_results(args):
 
 def main(argv=None):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(1, str(ROOT))   # ganhub from this checkout, installed or not
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     w = sub.add_parser("work", help="restore or create the live database and run the workers")
     w.add_argument("--no-nice", action="store_true", help="run at normal priority")
+    w.add_argument("--study", choices=[s[0] for s in STUDIES],
+                   help="run only this study (default: each in turn); two `work --study` "
+                        "processes, one per study, advance both questions at once")
     w.add_argument("--attempts", type=int, default=5,
                    help="restarts of a study's worker after it stopped on errors (default 5)")
     w.set_defaults(func=cmd_work)
@@ -368,6 +416,8 @@ def main(argv=None):
                    ).set_defaults(func=cmd_snapshot)
     sub.add_parser("results", help="snapshot, report and zoo in one go"
                    ).set_defaults(func=cmd_results)
+    sub.add_parser("vs-default", help="score the zoo's best model like the default (10k vs 10k) "
+                   "into docs/landscape/vs_default.json").set_defaults(func=cmd_vs_default)
     for cmd, func, what in (("report", cmd_report, "the snapshot"),
                             ("zoo", cmd_zoo, "the snapshot; modules are read from the trial folders"),
                             ("status", cmd_status, "the live database if present, else the snapshot")):

@@ -105,7 +105,7 @@ def test_zoo_scores_name_their_protocol_and_are_the_committed_results(committed,
 
 def test_findings_are_generated_from_the_committed_results(committed):
     text = (landscape.DOCS / "findings.md").read_text(encoding="utf-8")
-    assert text == landscape_findings.render(committed)
+    assert text == landscape_findings.render(committed, *landscape.extras())
 
 
 def test_study_reports_are_the_committed_results(committed):
@@ -123,26 +123,75 @@ def test_study_reports_are_the_committed_results(committed):
             assert float(rows[label]["fid"]) == pytest.approx(b.value, rel=1e-9)
 
 
-def test_findings_wait_for_complete_grids():
-    """A comparison is only made when every variant it compares finished its grid."""
-    spec = {"grid": [{}, {}], "seeds": [0]}
+class _R:
+    """A finished search trial as findings.summary reads it."""
 
-    class R:
-        def __init__(self, value, number):
-            self.state, self.phase, self.value, self.number = "COMPLETE", "search", value, number
-            self.setting, self.also, self.seconds = {"lr": number}, {"kid": 0.01}, 60.0
+    def __init__(self, value, setting, train=60.0):
+        self.state, self.phase, self.value, self.number = "COMPLETE", "search", value, setting
+        self.setting, self.also, self.seconds = {"lr": setting}, {"kid": 0.01}, 90.0
+        self.timings = {"train": train}
 
-    full = {f"{loss}-{p}-{n}": [R(10.0 + i, 0), R(20.0 + i, 1)]
+
+def _loss_study(spec):
+    # variant i of (ns, ls, wgan) scores 10 + i at setting 0 and 20 + i at setting 1
+    full = {f"{loss}-{p}-{n}": [_R(10.0 + i, 0), _R(20.0 + i, 1)]
             for i, loss in enumerate(("ns", "ls", "wgan"))
             for p in ("none", "wgan_gp") for n in ("none", "spectral_norm")}
-    s = {label: landscape_findings.summary(spec, rs) for label, rs in full.items()}
+    return full, {label: landscape_findings.summary(spec, rs) for label, rs in full.items()}
+
+
+def test_findings_compare_variants_on_the_settings_all_of_them_finished():
+    spec = {"grid": [{}, {}], "seeds": [0]}
+    full, s = _loss_study(spec)
     text = "\n".join(landscape_findings.finding_losses(s))
     # NS has the lowest median (15 < 16 < 17) in each of the three groups
     assert "NS 15, LS 16, WGAN 17" in text and "**holds** at this scale" in text
-    s["ls-none-none"] = landscape_findings.summary(spec, full["ls-none-none"][:1])
+    assert "Provisional" not in text
+    # LS without penalty/norm finished only setting 1: every group is compared on setting 1 alone
+    s["ls-none-none"] = landscape_findings.summary(spec, full["ls-none-none"][1:])
     text = "\n".join(landscape_findings.finding_losses(s))
-    assert "not enough trials yet: 1 of the 18 grid trials" in text
+    assert "NS 20, LS 21, WGAN 22" in text
+    assert "**Provisional:** on the 1 of 2 grid settings" in text
+    assert "1 of the 18 grid trials" in text and "**holds** so far at this scale" in text
+    # ... and WGAN only setting 0: no setting is shared, nothing is compared
+    s["wgan-none-none"] = landscape_findings.summary(spec, full["wgan-none-none"][:1])
+    text = "\n".join(landscape_findings.finding_losses(s))
+    assert "not enough trials yet: no grid setting is finished by every compared variant" in text
     assert "holds" not in text
+
+
+def test_findings_count_a_regularizer_and_its_cost():
+    spec = {"grid": [{}, {}], "seeds": [0]}
+    _, s = _loss_study(spec)
+    # make SN (setting 0: 5) and GP (setting 0: 12) beat none (setting 0: 10 + i) for NS only
+    for label, value in (("ns-none-spectral_norm", 5.0), ("ns-wgan_gp-none", 9.0)):
+        s[label] = landscape_findings.summary(spec, [_R(value, 0), _R(30.0, 1)])
+    cost = {"started": "2026-12-02T18:00:00+00:00", "rows": [
+        {"architecture": "sndcgan", "penalty": "wgan_gp", "d_norm": "none", "vs_none": 1.5},
+        {"architecture": "sndcgan", "penalty": "none", "d_norm": "spectral_norm", "vs_none": 1.1}]}
+    text = "\n".join(landscape_findings.finding_sn_gp(s, cost))
+    assert "NS: none 10, GP 9, SN 5" in text
+    assert "**partly**: holds in 2 of 6 comparisons" in text
+    assert "GP 1.50x, SN 1.10x" in text and "SN cheaper than GP per step: yes" in text
+    # without the benchmark: the trials' training minutes (60 s each here: equal, so not cheaper)
+    text = "\n".join(landscape_findings.finding_sn_gp(s))
+    assert "none 1, GP 1, SN 1" in text and "SN cheaper than GP per step: no" in text
+
+
+def test_findings_combined_penalty_and_norm_across_both_studies():
+    spec = {"grid": [{}], "seeds": [0]}
+
+    def study(values):
+        return {label: landscape_findings.summary(spec, [_R(v, 0)]) for label, v in values.items()}
+
+    sndcgan = study({f"{loss}-{p}-{n}": v for loss in ("ns", "ls", "wgan") for (p, n), v in (
+        (("wgan_gp", "spectral_norm"), 5.0), (("wgan_gp", "none"), 7.0),
+        (("none", "spectral_norm"), 6.0))})
+    dcgan = study({"ns-wgan_gp-spectral_norm": 9.0, "ns-wgan_gp-none": 8.0,
+                   "ns-none-spectral_norm": 10.0})
+    text = "\n".join(landscape_findings.finding_combined(sndcgan, dcgan))
+    assert "SNDCGAN LS: GP + SN 5, GP 7, SN 6" in text and "DCGAN NS: GP + SN 9, GP 8, SN 10" in text
+    assert "**partly**: holds in 3 of 4 comparisons" in text
 
 
 def test_list_shows_the_sample_count_beside_each_score():

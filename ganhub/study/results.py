@@ -23,6 +23,7 @@ class Record:
     checkpoint_scores: dict
     seconds: object       # wall time of a finished trial
     rerun_of: object = None
+    timings: dict = None  # seconds spent training, scoring and exporting (a finished trial)
 
 
 def _record(label, trial, also_metrics):
@@ -36,7 +37,7 @@ def _record(label, trial, also_metrics):
                   best_step=attrs.get("best_step"), module=attrs.get("module"),
                   also={m: attrs.get(m) for m in also_metrics},
                   checkpoint_scores=attrs.get("checkpoint_scores") or {}, seconds=seconds,
-                  rerun_of=attrs.get("rerun_of"))
+                  rerun_of=attrs.get("rerun_of"), timings=attrs.get("timings"))
 
 
 def collect(url, name):

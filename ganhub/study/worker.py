@@ -151,11 +151,13 @@ class Worker:
         """Several workers on one machine's CPU cores slow each other down (TensorFlow spreads
         one trial over every core)."""
         import optuna
+        from ganhub.fileio import pid_alive
         here = 0
         for study in self.studies.values():
-            here += len([t for t in study.get_trials(deepcopy=False, states=(
-                optuna.trial.TrialState.RUNNING,))
-                if str(t.user_attrs.get("worker", "")).split(":")[0] == self.host])
+            for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+                host, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")
+                # a trial left RUNNING by a killed worker (not yet failed as stale) is no worker
+                here += host == self.host and pid.isdigit() and pid_alive(int(pid))
         cores = os.cpu_count() or 1
         if here + 1 > max(1, cores // 4):
             self.log(f"study {self.name}: note: {here + 1} workers on this {cores}-core machine; "

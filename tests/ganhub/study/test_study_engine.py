@@ -201,3 +201,29 @@ def test_study_with_real_metrics_scores_and_exports_what_a_user_measures(
     assert gen.metadata["scores"]["kid"]["value"] == pytest.approx(t.user_attrs["kid"])
     for m in ("precision", "recall"):   # beyond FID, through the study's scorer too
         assert gen.metadata["scores"][m]["value"] == pytest.approx(user[m])
+
+
+def test_oversubscription_note_counts_live_workers_only(tmp_path, fake_fashion_dir, monkeypatch):
+    """The "N workers on this machine" note counts RUNNING trials of live worker processes here,
+    not a trial a killed worker left RUNNING (optuna fails it only after the heartbeat grace)."""
+    import os
+    import subprocess
+
+    from ganhub.study.worker import Worker
+    spec = tiny_spec(fake_fashion_dir)
+    db = tmp_path / "studies.db"
+    assert cli(["study", "create", "o", str(write_spec(tmp_path / "spec.json", spec)),
+                "--storage", str(db)]) == 0
+    notes = []
+    worker = Worker("o", f"sqlite:///{db}", log=notes.append)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)   # room for max(1, 4 // 4) = 1 worker
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    study = next(iter(worker.studies.values()))
+    trial = study.ask()
+    trial.set_user_attr("worker", f"{worker.host}:{dead.pid}")
+    worker._warn_if_oversubscribed()
+    assert notes == []
+    trial.set_user_attr("worker", f"{worker.host}:{os.getpid()}")
+    worker._warn_if_oversubscribed()
+    assert len(notes) == 1 and "2 workers on this 4-core machine" in notes[0]
