@@ -95,15 +95,24 @@ def plot_budget_curves(curves, path, title="Minimum FID vs. budget", ylabel="exp
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for label, c in curves.items():
-        line, = ax.plot(c["k"], c["mean"], label=label)
-        ax.fill_between(c["k"], c["low"], c["high"], alpha=0.2, color=line.get_color())
-    ax.set_xscale("log")
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    colors = plt.get_cmap("tab20").colors   # a study has up to ~24 variants: 10 colours repeat
+    most = 1
+    for i, (label, c) in enumerate(curves.items()):
+        # markers: a variant with one finished trial is a single point, invisible as a line
+        line, = ax.plot(c["k"], c["mean"], "o-", ms=3, label=label, color=colors[i % len(colors)],
+                        linestyle="-" if i < len(colors) else "--")
+        ax.fill_between(c["k"], c["low"], c["high"], alpha=0.15, color=line.get_color())
+        most = max(most, int(max(c["k"])))
+    if most > 10:   # the paper's budgets (up to 100 settings) on a log axis, a short grid on a linear one
+        ax.set_xscale("log")
+    else:
+        ax.set_xticks(range(1, most + 1))
+        ax.set_xlim(0.8, most + 0.2)
     ax.set_xlabel("number of hyperparameter settings tried (k)")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

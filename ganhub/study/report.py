@@ -79,6 +79,16 @@ def _setting_text(setting_json):
                      for k, v in setting.items()) or "-"
 
 
+def _relative(path, workdir):
+    """A module path as the report shows it: relative to the study's folder when inside it."""
+    if not path:
+        return "-"
+    try:
+        return str(Path(path).relative_to(workdir))
+    except ValueError:
+        return path
+
+
 def write_report(url, name, out_dir, n_boot=1000):
     """Writes the report; returns {"files": [...], "best": [rows]}."""
     spec, labels, workdir, records = collect(url, name)
@@ -153,7 +163,8 @@ def write_report(url, name, out_dir, n_boot=1000):
              f"{spec['search']} search over {len(labels)} variant(s); {M} "
              f"({spec['scoring']['num_samples']} samples, reference "
              f"{spec['scoring']['reference'] or spec['scoring']['scorer']}), min over checkpoints "
-             f"(NaN scores 31337).", "",
+             f"(a diverged checkpoint, FID NaN, counts as 31337 as in compare_gan). Modules and "
+             f"trial folders are under {workdir}.", "",
              "## Best model per variant", "",
              f"| variant | trial | {M} | " + "".join(f"{m.upper()} | " for m in also)
              + f"median {M} over seeds (n) | setting | module |",
@@ -165,7 +176,7 @@ def write_report(url, name, out_dir, n_boot=1000):
         med = f"{float(median):.4g} ({n})" if median else "-"
         lines.append(f"| {label} | {number} | {value:.4g} | "
                      + "".join(f"{float(e):.4g} | " if e else "- | " for e in extras)
-                     + f"{med} | {_setting_text(row[-4])} | {module or '-'} |")
+                     + f"{med} | {_setting_text(row[-4])} | {_relative(module, workdir)} |")
     lines += ["", "## Search trials per variant", "", f"| variant | trials | best {M} | median {M} |",
               "|---|---|---|---|"]
     for label, s in summary.items():
