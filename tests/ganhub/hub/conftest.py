@@ -284,3 +284,14 @@ def fault_server():
     finally:
         server.shutdown()
         server.server_close()
+
+
+SERVED_PATH = "/models/tiny.tar.gz"
+
+
+@pytest.fixture
+def served(cache, modules, fault_server):
+    """(url, state, sha256): the tiny module's archive at SERVED_PATH on a fault_server."""
+    base, state = fault_server
+    state.files[SERVED_PATH] = modules["tiny_tgz"].read_bytes()
+    return f"{base}{SERVED_PATH}", state, modules["tiny_sha"]

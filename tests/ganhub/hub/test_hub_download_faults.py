@@ -5,14 +5,7 @@ from ganhub.errors import DownloadError
 from ganhub.hub import cache as hub_cache
 from ganhub.hub.resolver import resolve
 
-PATH = "/models/tiny.tar.gz"
-
-
-@pytest.fixture
-def served(cache, modules, fault_server):
-    base, state = fault_server
-    state.files[PATH] = modules["tiny_tgz"].read_bytes()
-    return f"{base}{PATH}", state, modules["tiny_sha"]
+PATH = "/models/tiny.tar.gz"   # where conftest's `served` fixture puts the tiny module
 
 
 def test_dropped_connection_is_resumed_with_range(served):

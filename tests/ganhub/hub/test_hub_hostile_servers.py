@@ -14,14 +14,7 @@ from ganhub.hub.resolver import resolve
 
 pytestmark = pytest.mark.slow  # servers that trickle, time out and retry
 
-PATH = "/models/tiny.tar.gz"
-
-
-@pytest.fixture
-def served(cache, modules, fault_server):
-    base, state = fault_server
-    state.files[PATH] = modules["tiny_tgz"].read_bytes()
-    return f"{base}{PATH}", state, modules["tiny_sha"]
+PATH = "/models/tiny.tar.gz"   # where conftest's `served` fixture puts the tiny module
 
 
 class Deadline:
