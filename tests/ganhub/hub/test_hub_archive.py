@@ -1,10 +1,10 @@
 """Safe extraction (hostile archives are refused before anything is written) and packing."""
-import io
 import os
 import tarfile
 
 import pytest
 
+from _tar_helpers import add_member
 from ganhub import fileio
 from ganhub.errors import InvalidModuleError
 from ganhub.export import package
@@ -17,14 +17,7 @@ def _tar(path, members):
     with tarfile.open(path, "w:gz") as tar:
         for info_kwargs, data in members:
             info_kwargs = dict(info_kwargs)
-            info = tarfile.TarInfo(info_kwargs.pop("name"))
-            for key, value in info_kwargs.items():
-                setattr(info, key, value)
-            if data is not None:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-            else:
-                tar.addfile(info)
+            add_member(tar, info_kwargs.pop("name"), data, **info_kwargs)
     return path
 
 

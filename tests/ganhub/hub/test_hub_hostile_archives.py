@@ -2,7 +2,6 @@
 members, flipped bytes, over-long names, a full or read-only cache; and reproducible packing."""
 import errno
 import gzip
-import io
 import os
 import shutil
 import tarfile
@@ -10,22 +9,12 @@ import time
 
 import pytest
 
+from _tar_helpers import add_member
 from ganhub.errors import CacheError, InvalidModuleError
 from ganhub.export import package
 from ganhub.hub import archive
 from ganhub.hub import cache as hub_cache
 from ganhub.hub.resolver import resolve
-
-
-def _add(tar, name, data=None, **attrs):
-    info = tarfile.TarInfo(name)
-    for key, value in attrs.items():
-        setattr(info, key, value)
-    if data is not None:
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    else:
-        tar.addfile(info)
 
 
 def _nothing_installed(cache_root):
@@ -46,16 +35,16 @@ def path_max_chain(path, destination, victim, created):
     with tarfile.open(path, "w:gz") as tar:
         prefix = ""
         for step in steps:
-            _add(tar, os.path.join(prefix, comp), type=tarfile.DIRTYPE, mode=0o755)
-            _add(tar, os.path.join(prefix, step), type=tarfile.SYMTYPE, linkname=comp)
+            add_member(tar, os.path.join(prefix, comp), type=tarfile.DIRTYPE, mode=0o755)
+            add_member(tar, os.path.join(prefix, step), type=tarfile.SYMTYPE, linkname=comp)
             prefix = os.path.join(prefix, comp)
         linkpath = os.path.join(*steps, "l" * 254)
-        _add(tar, linkpath, type=tarfile.SYMTYPE, linkname="../" * len(steps))
+        add_member(tar, linkpath, type=tarfile.SYMTYPE, linkname="../" * len(steps))
         up = "/.." * (2 + len(destination.parts))
-        _add(tar, "escape", type=tarfile.SYMTYPE, linkname=linkpath + up)
-        _add(tar, "escape" + str(victim), data=b"overwritten")
-        _add(tar, "escape" + str(created), data=b"created")
-        _add(tar, "saved_model.pb", data=b"\0")
+        add_member(tar, "escape", type=tarfile.SYMTYPE, linkname=linkpath + up)
+        add_member(tar, "escape" + str(victim), data=b"overwritten")
+        add_member(tar, "escape" + str(created), data=b"created")
+        add_member(tar, "saved_model.pb", data=b"\0")
     return path
 
 
@@ -105,9 +94,9 @@ def test_path_max_symlink_chain_through_resolve_installs_nothing(cache, tmp_path
 def test_structurally_unsafe_members_are_refused(cache, tmp_path, members, reason):
     path = tmp_path / "bad.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
-        _add(tar, "saved_model.pb", data=b"\0")
+        add_member(tar, "saved_model.pb", data=b"\0")
         for name, data, attrs in members:
-            _add(tar, name, data=data, **attrs)
+            add_member(tar, name, data=data, **attrs)
     with pytest.raises(InvalidModuleError, match=reason):
         resolve(path)
     _nothing_installed(cache)
@@ -117,9 +106,9 @@ def test_member_count_is_capped(cache, tmp_path, monkeypatch):
     monkeypatch.setattr(archive, "MAX_MEMBERS", 50)
     path = tmp_path / "flood.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
-        _add(tar, "saved_model.pb", data=b"\0")
+        add_member(tar, "saved_model.pb", data=b"\0")
         for i in range(60):
-            _add(tar, f"assets/{i}", data=b"")
+            add_member(tar, f"assets/{i}", data=b"")
     with pytest.raises(InvalidModuleError, match="more than 50 members"):
         resolve(path)
     _nothing_installed(cache)
