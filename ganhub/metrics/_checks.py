@@ -13,16 +13,26 @@ class SmallSampleWarning(UserWarning):
     """Fewer samples than feature dimensions: the covariance is singular and FID is biased."""
 
 
-def as_float64_matrix(x, name, min_rows=1):
+_FINITE_CHUNK = 1024   # rows checked for NaN/inf at a time: no full-size boolean temporary
+
+
+def as_float_matrix(x, name, min_rows=1, keep=(np.float64,)):
+    """``x`` as a checked 2-D array [num_samples, dim]: not copied when its dtype is in ``keep``,
+    else converted to float64; refuses another rank, too few rows, NaN and inf."""
     x = np.asarray(x)
     if x.ndim != 2:
         raise MetricInputError(f"{name} must be a 2-D array [num_samples, dim], got shape {x.shape}")
     if x.shape[0] < min_rows:
         raise MetricInputError(f"{name} has {x.shape[0]} rows; at least {min_rows} are needed")
-    x = x.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(x)):
+    if x.dtype not in keep:
+        x = x.astype(np.float64)
+    if not all(np.isfinite(x[i:i + _FINITE_CHUNK]).all() for i in range(0, len(x), _FINITE_CHUNK)):
         raise NonFiniteInputError(f"{name} contains NaN or inf; check the generator's outputs")
     return x
+
+
+def as_float64_matrix(x, name, min_rows=1):
+    return as_float_matrix(x, name, min_rows)
 
 
 def warn_if_undersampled(num_samples, dim, what="features"):

@@ -30,7 +30,8 @@ features, duplicates and exact ties included.
 """
 import numpy as np
 
-from ganhub.errors import MetricInputError, NonFiniteInputError
+from ganhub.errors import MetricInputError
+from ganhub.metrics._checks import as_float_matrix
 
 PRECISION_RECALL_K = 3
 DENSITY_COVERAGE_K = 5
@@ -38,7 +39,7 @@ METRICS = ("precision", "recall", "density", "coverage")
 # A block of squared distances [rows, columns] in float64, and its masks, stays near this size.
 BLOCK_BYTES = 32 * 2**20
 _PAIR_CHUNK = 1024          # pairs recomputed directly at a time ([chunk, d] float64 temporaries)
-_ROW_CHUNK = 1024           # rows converted at a time for norms and checks
+_ROW_CHUNK = 1024           # rows converted to float64 at a time for the norms
 
 
 def _block_rows(num_columns, block_bytes):
@@ -47,16 +48,7 @@ def _block_rows(num_columns, block_bytes):
 
 def _as_features(x, name, min_rows=1):
     """A 2-D float32 or float64 array, checked, not copied (other dtypes become float64)."""
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise MetricInputError(f"{name} must be a 2-D array [num_samples, dim], got shape {x.shape}")
-    if x.shape[0] < min_rows:
-        raise MetricInputError(f"{name} has {x.shape[0]} rows; at least {min_rows} are needed")
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float64)
-    if not all(np.isfinite(x[i:i + _ROW_CHUNK]).all() for i in range(0, len(x), _ROW_CHUNK)):
-        raise NonFiniteInputError(f"{name} contains NaN or inf; check the generator's outputs")
-    return x
+    return as_float_matrix(x, name, min_rows, keep=(np.float32, np.float64))
 
 
 def _f64(x):
