@@ -53,12 +53,42 @@ def describe_weights(weights):
             f"batches of {bn.get('batch_size')})")
 
 
+def protocol_reference(protocol):
+    """A score protocol's reference as a dict: a ganhub evaluation records the reference file's
+    provenance {dataset, split, num_samples, …}; a study trial records its name, "DATA-SPLIT"
+    ({dataset, split}) or a file path ({name})."""
+    ref = protocol.get("reference") if isinstance(protocol, dict) else None
+    if isinstance(ref, dict):
+        return ref
+    if isinstance(ref, str) and ref:
+        dataset, dash, split = ref.rpartition("-")
+        if dash and dataset and split.isalpha() and "/" not in ref and not ref.endswith(".npz"):
+            return {"dataset": dataset, "split": split}
+        return {"name": ref}
+    return {}
+
+
+def protocol_extractor(protocol):
+    """The feature extractor's id (an evaluation's "extractor_id", a study trial's "extractor")."""
+    return protocol.get("extractor_id") or protocol.get("extractor")
+
+
+def reference_words(ref):
+    """'10,000 fashion_mnist_32 test images' (count when known), or a reference's name."""
+    if "name" in ref and "dataset" not in ref:
+        return str(ref["name"])
+    count = ref.get("num_samples")
+    words = (f"{count:,}" if isinstance(count, int) and not isinstance(count, bool) else count,
+             ref.get("dataset", "?"), ref.get("split"), "images")
+    return " ".join(str(w) for w in words if w)
+
+
 def summarize_protocol(protocol):
     """One line for a score's protocol: a ganhub evaluation's dict, or a catalog's free text."""
     if not isinstance(protocol, dict):
         return str(protocol) if protocol else "protocol not given"
     parts = [f"{protocol.get('num_samples', '?')} generated"]
-    ref = protocol.get("reference") or {}
+    ref = protocol.get("reference")
     if isinstance(ref, str):   # a study trial's protocol names its reference (data-split)
         parts[0] += f" vs {ref}"
     elif ref:

@@ -204,3 +204,30 @@ def test_list_shows_the_sample_count_beside_each_score():
     assert _score({"scores": {"fid": {"value": 34.29, "protocol": "FID, 3k vs 3k"}}}, "fid") == "34.29"
     assert _score({"scores": {"fid": 30.0}}, "fid") == "30.00"
     assert _score({}, "kid") == "-"
+
+
+@pytest.mark.slow
+def test_zoo_folder_is_served_with_its_scores_and_protocols(zoo):
+    """`ganhub serve ganhub/models/fashion_mnist`: every zoo model on the page and in index.json,
+    its 2k FID beside the protocol the study recorded (a reference name, not a provenance dict)."""
+    import threading
+    import urllib.request
+
+    from ganhub.hub.serve import Hub
+    hub = Hub(landscape.ZOO_DIR, host="127.0.0.1", port=0, samples=False)
+    thread = threading.Thread(target=hub.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(hub.url + "/", timeout=60) as r:
+            page = r.read().decode("utf-8")
+        with urllib.request.urlopen(hub.url + "/index.json", timeout=60) as r:
+            served = {e["name"]: e for e in json.load(r)["models"]}
+    finally:
+        hub.close()
+    assert hub.skipped == []
+    for entry in zoo["models"]:
+        name = entry["handle"][len(landscape.ZOO_HANDLE):]
+        assert served[name]["scores"]["fid"]["value"] == entry["scores"]["fid"]["value"]
+        assert f"{entry['scores']['fid']['value']:.2f}" in page
+    assert page.count("2,000 generated vs fashion_mnist_32 test images") == 2 * len(zoo["models"])
+    assert "features: fid_inception_offline" in page

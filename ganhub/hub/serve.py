@@ -309,15 +309,15 @@ def protocol_sentence(protocol, source=None):
     if not isinstance(protocol, dict):
         text = str(protocol) if protocol else "protocol not given"
         return (f"{source}" if source else "details"), [text]
-    ref = protocol.get("reference") or {}
+    ref = describe.protocol_reference(protocol)
     short = f"{_count(protocol.get('num_samples', '?'))} generated"
     if ref:
-        words = (_count(ref.get("num_samples", "?")), ref.get("dataset"), ref.get("split"), "images")
-        short += " vs " + " ".join(str(w) for w in words if w)
+        short += " vs " + describe.reference_words(ref)
     details = []
-    if "extractor_id" in protocol:
-        details.append(f"features: {protocol['extractor_id']} "
-                       f"(sha256 {str(protocol.get('extractor_sha256', ''))[:12]}…)")
+    if describe.protocol_extractor(protocol):
+        sha = protocol.get("extractor_sha256")
+        details.append(f"features: {describe.protocol_extractor(protocol)}"
+                       + (f" (sha256 {str(sha)[:12]}…)" if sha else ""))
     if "resize" in protocol:
         details.append(f"resize: {protocol['resize']}")
     details.append(f"latent seed: {protocol.get('seed', '?')}")

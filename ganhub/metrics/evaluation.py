@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganhub import settings
+from ganhub import describe, settings
 from ganhub.errors import BadInputError, NonFiniteInputError
 from ganhub.metrics._checks import (MetricInputError, MetricUnavailableError, as_images,
                                     warn_if_undersampled)
@@ -171,15 +171,19 @@ REFERENCE_FIELDS = ("dataset", "split", "num_samples", "source_sha256")
 def protocol_differences(reported, measured):
     """How a reported score's protocol differs from this run's → list of 'field: a vs b' strings.
 
-    reported: the protocol dict a ganhub evaluation recorded (module metadata scores). Free-text
-    protocols (the compare_gan catalog's) cannot be compared field by field and give []."""
+    reported: the protocol dict a ganhub evaluation or a study trial recorded (module metadata
+    scores). Free-text protocols (the compare_gan catalog's) cannot be compared field by field
+    and give []."""
     if not isinstance(reported, dict):
         return []
     out = []
+    reported = dict(reported)
+    if "extractor" in reported:   # a study trial's protocol names the extractor so
+        reported.setdefault("extractor_id", reported["extractor"])
     for key in COMPARABLE_FIELDS:
         if key in reported and key in measured and reported[key] != measured[key]:
             out.append(f"{key}: reported {reported[key]}, this run {measured[key]}")
-    ref_a, ref_b = reported.get("reference") or {}, measured.get("reference") or {}
+    ref_a, ref_b = describe.protocol_reference(reported), describe.protocol_reference(measured)
     for key in REFERENCE_FIELDS:
         if key in ref_a and key in ref_b and ref_a[key] != ref_b[key]:
             out.append(f"reference {key}: reported {ref_a[key]}, this run {ref_b[key]}")

@@ -179,6 +179,17 @@ def test_protocol_differences_name_each_field_that_changes_a_score():
     ]
     assert protocol_differences("FID, 10k vs 10k, TF1 bilinear", run) == []
     assert protocol_differences(None, run) == []
+    # a study trial's protocol (the zoo's scores) names its reference and extractor as strings
+    trial = {"num_samples": 2000, "seed": 0, "extractor": "fid_inception_offline",
+             "resize": "legacy", "reference": "fashion_mnist_32-test"}
+    assert protocol_differences(trial, run) == ["num_samples: reported 2000, this run 10000"]
+    assert protocol_differences(dict(trial, extractor="tfgan_inception",
+                                     reference="mnist_32-train"), run) == [
+        "num_samples: reported 2000, this run 10000",
+        "extractor_id: reported tfgan_inception, this run fid_inception_offline",
+        "reference dataset: reported mnist_32, this run fashion_mnist_32",
+        "reference split: reported train, this run test",
+    ]
 
 
 def test_summarize_protocol():
