@@ -44,9 +44,10 @@ def register(sub):
         "worker", help="run trials of a study until its budget is spent",
         description="Pull trials of NAME and run them: train with checkpoints, score every "
                     "checkpoint (min over checkpoints), export the best as a module, drop the "
-                    "other checkpoints. Start as many workers as you have cores / GPUs for (one "
-                    "trial uses about all of a small machine's cores: on one machine run "
-                    "max(1, cores // 4) CPU workers, or one per GPU with CUDA_VISIBLE_DEVICES). "
+                    "other checkpoints. How many per machine: on CPU, max(1, cores // 4) finish "
+                    "each trial soonest (one trial uses about all of a small machine's cores), "
+                    "but small networks leave cores idle and two workers on 2 cores then finish "
+                    "more trials per hour; with GPUs, one per GPU (CUDA_VISIBLE_DEVICES). "
                     "A worker killed mid-trial is noticed after the spec's grace_seconds and its "
                     "trial is resumed by another worker.")
     w.add_argument("name", help="the study's name (as given to `ganhub study create`)")

@@ -161,8 +161,9 @@ class Worker:
         cores = os.cpu_count() or 1
         if here + 1 > max(1, cores // 4):
             self.log(f"study {self.name}: note: {here + 1} workers on this {cores}-core machine; "
-                     f"on CPU, max(1, cores // 4) = {max(1, cores // 4)} finish trials sooner "
-                     f"(TensorFlow uses every core for one trial), unless each has a GPU")
+                     f"on CPU, max(1, cores // 4) = {max(1, cores // 4)} finish each trial sooner "
+                     f"(TensorFlow uses every core for one trial), unless each has a GPU; more "
+                     f"can finish more trials per hour when the networks are small")
 
     # --- one trial ----------------------------------------------------------------------------
     def _prepare(self):
