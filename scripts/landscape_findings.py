@@ -76,10 +76,9 @@ class Basis:
 
     def __init__(self, s, labels):
         self.labels, self.s = labels, s
-        absent = [lb for lb in labels if lb not in s]
-        self.absent = absent
+        self.absent = [lb for lb in labels if lb not in s]
         self.settings, self.final, self.left, self.total = [], False, 0, 0
-        if absent:
+        if self.absent:
             return
         self.left = sum(max(0, s[lb]["grid"] - s[lb]["done"]) for lb in labels)
         self.total = sum(s[lb]["grid"] for lb in labels)

@@ -314,10 +314,9 @@ def protocol_sentence(protocol, source=None):
     if ref:
         short += " vs " + describe.reference_words(ref)
     details = []
-    if describe.protocol_extractor(protocol):
-        sha = protocol.get("extractor_sha256")
-        details.append(f"features: {describe.protocol_extractor(protocol)}"
-                       + (f" (sha256 {str(sha)[:12]}…)" if sha else ""))
+    extractor, sha = describe.protocol_extractor(protocol), protocol.get("extractor_sha256")
+    if extractor:
+        details.append(f"features: {extractor}" + (f" (sha256 {str(sha)[:12]}…)" if sha else ""))
     if "resize" in protocol:
         details.append(f"resize: {protocol['resize']}")
     details.append(f"latent seed: {protocol.get('seed', '?')}")

@@ -177,9 +177,9 @@ def protocol_differences(reported, measured):
     if not isinstance(reported, dict):
         return []
     out = []
-    reported = dict(reported)
-    if "extractor" in reported:   # a study trial's protocol names the extractor so
-        reported.setdefault("extractor_id", reported["extractor"])
+    extractor = describe.protocol_extractor(reported)
+    if extractor:   # compared as "extractor_id", whichever name the protocol gave it
+        reported = dict(reported, extractor_id=extractor)
     for key in COMPARABLE_FIELDS:
         if key in reported and key in measured and reported[key] != measured[key]:
             out.append(f"{key}: reported {reported[key]}, this run {measured[key]}")
