@@ -17,7 +17,8 @@ while workers write), which `work` restores on a machine that has no live databa
 The studies run one after the other, in STUDIES' order (the most informative first); within a
 study the worker spreads trials over the variants, so at any point every variant has run the same
 settings. A trial cut short (Ctrl-C, SIGTERM, a killed machine) is queued again by optuna's
-heartbeat check and resumed from its run folder when that folder still exists.
+heartbeat check and resumed from its run folder when that folder still exists; a trial that raised
+is queued again by the worker itself (up to the spec's max_retry times).
 """
 import argparse
 import json
@@ -129,42 +130,6 @@ def cmd_freeze(args):
     return 0
 
 
-def requeue_failed(db, name, log=print):
-    """Queue again every failed trial (a worker error, a crash, Ctrl-C) whose grid point or seed
-    re-run has no live copy, with its parameters and run folder (training resumes), at most
-    ``max_retry`` times per trial key. Returns how many were queued."""
-    import optuna
-    from ganhub.study import schedule
-    from ganhub.study import storage as stores
-    storage = stores.open_storage(sqlite_url(db))
-    spec, labels, _ = stores.load_spec(storage, name)
-    queued = 0
-    for label, study in stores.variant_studies(storage, name, labels).items():
-        trials = study.get_trials(deepcopy=False)
-        live = {t.user_attrs.get("key") for t in trials
-                if t.state in schedule.LIVE and not schedule.ignored(t)}
-        failed = {}
-        for t in trials:
-            key = t.user_attrs.get("key")
-            if t.state == optuna.trial.TrialState.FAIL and key and not schedule.ignored(t):
-                failed.setdefault(key, []).append(t)
-        for key, ts in failed.items():
-            if key in live:
-                continue
-            if len(ts) > spec["max_retry"]:
-                log(f"{name} {label}: {key} failed {len(ts)} times; not queued again")
-                continue
-            last = max(ts, key=lambda t: t.number)
-            attrs = {k: v for k, v in last.user_attrs.items()
-                     if k in ("phase", "setting", "seed", "key", "rerun_of", "run_dir")}
-            study.enqueue_trial(dict(last.params), user_attrs=attrs)
-            live.add(key)
-            queued += 1
-    if queued:
-        log(f"{name}: queued {queued} failed trial(s) again")
-    return queued
-
-
 def restore():
     """The live database: kept if present, else restored from the snapshot, else created."""
     db = live_db()
@@ -200,7 +165,6 @@ def cmd_work(args):
             if args.study not in (None, name):
                 continue
             for attempt in range(args.attempts):
-                requeue_failed(live_db(), name)
                 rc = _ganhub("study", "worker", name, "--storage", str(live_db()),
                              "--workdir", str(workdir(name)), nice=not args.no_nice)
                 if rc == 0:

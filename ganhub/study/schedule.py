@@ -8,7 +8,9 @@ The budget is the number of finished trials. Workers coordinate only through the
 - grid trials and seed re-runs are enqueued; an enqueued trial whose ``key`` a lower-numbered live
   trial already has is a duplicate (two workers enqueued the same re-runs) and is skipped;
 - a worker that finds the budget taken by running trials waits: if one of them dies, optuna's
-  heartbeat check fails it and queues a copy, which the waiting worker then runs.
+  heartbeat check fails it and queues a copy, which the waiting worker then runs;
+- a queued trial that raised (a worker error, not a death) is queued again by ``retries`` until
+  its key has failed more than ``max_retry`` times, so no grid point or re-run is silently lost.
 """
 from optuna.trial import TrialState
 
@@ -105,3 +107,28 @@ def seed_reruns(spec, trials):
             attrs["setting"] = best.user_attrs["setting"]
         out.append((dict(best.params), attrs))
     return out
+
+
+RETRY_ATTRS = ("phase", "setting", "seed", "key", "rerun_of", "run_dir")
+
+
+def retries(spec, trials):
+    """([(params, user_attrs)], [(key, failures)]): the failed queued trials (grid points and seed
+    re-runs carry a ``key``) to queue again, with their parameters and run folder (training
+    resumes), and the keys given up on after ``max_retry`` retries. A key with a live trial (a
+    heartbeat copy, an earlier retry, a finished run) needs nothing."""
+    live = {t.user_attrs.get("key") for t in trials if t.state in LIVE and not ignored(t)}
+    failed = {}
+    for t in trials:
+        key = t.user_attrs.get("key")
+        if t.state == TrialState.FAIL and key is not None and not ignored(t) and key not in live:
+            failed.setdefault(key, []).append(t)
+    out, exhausted = [], []
+    for key, ts in failed.items():
+        if len(ts) > spec["max_retry"]:
+            exhausted.append((key, len(ts)))
+            continue
+        last = max(ts, key=lambda t: t.number)
+        out.append((dict(last.params),
+                    {k: v for k, v in last.user_attrs.items() if k in RETRY_ATTRS}))
+    return out, exhausted

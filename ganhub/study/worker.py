@@ -256,6 +256,26 @@ class Worker:
         for params, attrs in schedule.seed_reruns(self.spec, study.get_trials(deepcopy=False)):
             study.enqueue_trial(params, user_attrs=attrs)
 
+    def _enqueue_retries(self, label):
+        """Queue again this variant's failed grid points and re-runs (see schedule.retries)."""
+        study = self.studies[label]
+        again, exhausted = schedule.retries(self.spec, study.get_trials(deepcopy=False))
+        for params, attrs in again:
+            study.enqueue_trial(params, user_attrs=attrs)
+        for key, n in exhausted:
+            if (label, key) not in self._given_up:
+                self._given_up.add((label, key))
+                self.log(f"study {self.name}: {label} {key} failed {n} times (max_retry "
+                         f"{self.spec['max_retry']}); not queued again")
+
+    def check_data(self):
+        """Load the training data once before taking a trial: a missing data set stops the worker
+        with one line instead of failing (and retrying) every trial."""
+        from ganhub.study.trial import base_config
+        from ganhub.training import data
+        base = base_config(self.spec)
+        data.load_dataset(base.dataset, "train", base.data_dir, base.resolution)
+
     def _requeue_interrupted(self, label):
         """A trial stopped by Ctrl-C / SIGTERM failed; queue its copy as for a dead worker."""
         import optuna
@@ -296,8 +316,12 @@ class Worker:
     def _run(self, max_trials, max_failures):
         import optuna
         finished = failures = 0
+        self._given_up = set()
         self._warn_if_oversubscribed()
+        self.check_data()
         while max_trials is None or finished < max_trials:
+            for label in self.studies:
+                self._enqueue_retries(label)
             actions = self.actions()
             runnable = [label for label, a in actions.items() if a == schedule.RUN]
             seeding = [label for label, a in actions.items() if a == schedule.ENQUEUE_SEEDS]

@@ -227,3 +227,70 @@ def test_oversubscription_note_counts_live_workers_only(tmp_path, fake_fashion_d
     trial.set_user_attr("worker", f"{worker.host}:{os.getpid()}")
     worker._warn_if_oversubscribed()
     assert len(notes) == 1 and "2 workers on this 4-core machine" in notes[0]
+
+
+def test_a_missing_data_set_stops_the_worker_before_any_trial(tmp_path, fake_fashion_dir, capsys):
+    """One line naming the data, exit 1, and no trial taken (none failed, all still queued)."""
+    missing = tmp_path / "nowhere"
+    spec = tiny_spec(missing)
+    db = tmp_path / "studies.db"
+    assert cli(["study", "create", "m", str(write_spec(tmp_path / "spec.json", spec)),
+                "--storage", str(db)]) == 0
+    capsys.readouterr()
+    assert cli(["study", "worker", "m", "--storage", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "fashion_mnist train images not found" in err and str(missing) in err
+    states = [t.state.name for ts in _trials(db, "m").values() for t in ts]
+    assert states == ["WAITING", "WAITING"]
+
+
+def test_a_trial_that_raised_is_run_again_in_its_run_folder(tmp_path, fake_fashion_dir,
+                                                            eager_functions):
+    """A worker error (not a death) fails the trial; the worker queues it again with the same
+    setting, seed and run folder, so the grid point is finished, not lost; a grid point failing
+    more than max_retry times is given up on, with a note."""
+    from ganhub.study.worker import Worker
+    from ganhub.training import train
+    spec = tiny_spec(fake_fashion_dir, grid=[{"learning_rate": 1e-3}], max_retry=1)
+    db = tmp_path / "studies.db"
+    assert cli(["study", "create", "r", str(write_spec(tmp_path / "spec.json", spec)),
+                "--storage", str(db)]) == 0
+    calls = []
+
+    def flaky(config, run_dir, progress=False):
+        calls.append(str(run_dir))
+        if len(calls) == 1:
+            raise OSError("No space left on device")
+        return train(config, run_dir, progress=progress)
+
+    notes = []
+    assert Worker("r", f"sqlite:///{db}", log=notes.append, train_fn=flaky).run() == 1
+    failed, done = _trials(db, "r")["ns-none-spectral_norm"]
+    assert (failed.state.name, done.state.name) == ("FAIL", "COMPLETE")
+    assert done.user_attrs["run_dir"] == failed.user_attrs["run_dir"] and calls[0] == calls[1]
+    assert done.user_attrs["key"] == failed.user_attrs["key"] == "grid:0:0"
+    assert any("failed: No space left on device" in n for n in notes)
+
+    spec2 = tiny_spec(fake_fashion_dir, grid=[{"learning_rate": 1e-3}, {"learning_rate": 3e-4}],
+                      max_retry=1)
+    assert cli(["study", "create", "x", str(write_spec(tmp_path / "spec2.json", spec2)),
+                "--storage", str(db)]) == 0
+
+    def broken(config, run_dir, progress=False):
+        raise OSError("disk on fire")
+
+    notes.clear()
+    with pytest.raises(Exception, match="3 trials failed in a row"):
+        Worker("x", f"sqlite:///{db}", log=notes.append, train_fn=broken).run()
+    trials = _trials(db, "x")["ns-none-spectral_norm"]
+    # each failed point is queued again behind the points already waiting
+    assert [(t.user_attrs["key"], t.state.name) for t in trials] == [
+        ("grid:0:0", "FAIL"), ("grid:1:0", "FAIL"), ("grid:0:0", "FAIL"), ("grid:1:0", "WAITING")]
+    # grid:0 has failed twice > max_retry 1: given up; grid:1 runs once more, fails, is given up
+    notes.clear()
+    assert Worker("x", f"sqlite:///{db}", log=notes.append, train_fn=broken).run() == 0
+    assert [n.split(": ", 1)[1] for n in notes if "not queued again" in n] == [
+        "ns-none-spectral_norm grid:0:0 failed 2 times (max_retry 1); not queued again",
+        "ns-none-spectral_norm grid:1:0 failed 2 times (max_retry 1); not queued again"]
+    assert [t.state.name for t in _trials(db, "x")["ns-none-spectral_norm"]] == ["FAIL"] * 4

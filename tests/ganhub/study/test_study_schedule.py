@@ -179,3 +179,26 @@ def test_overhead_benchmark_runs_against_the_current_worker(tmp_path):
     spec.loader.exec_module(bench)
     row = bench.bench_scheduling(f"sqlite:///{tmp_path / 'b.db'}", 4, "random", tmp_path)
     assert row["trials"] == 4 and 0 < row["per_trial_s"] < 30
+
+
+def test_failed_queued_trials_are_retried_until_max_retry():
+    spec = gp_spec(max_retry=2)
+    run = {"phase": "search", "setting": {"learning_rate": 1e-3}, "seed": 0, "run_dir": "runs/a/t1"}
+    # grid:0 failed once (no live copy): queued again with its setting, seed and run folder
+    # grid:1 failed but has a heartbeat copy waiting; grid:2 finished after a failure
+    # grid:3 failed 3 times > max_retry 2: given up; a fresh sampled trial has no key: not queued
+    trials = [T(0, F, {"x": 1}, key="grid:0:0", worker="h:1", **run),
+              T(1, F, key="grid:1:0"), T(2, W, key="grid:1:0"),
+              T(3, F, key="grid:2:0"), T(4, C, 1.0, key="grid:2:0"),
+              T(5, F, key="grid:3:0"), T(6, F, key="grid:3:0"), T(7, F, key="grid:3:0"),
+              T(8, F, phase="search"), T(9, F, key="seeds:4:1", duplicate_of=3)]
+    trials[0].params = {"x": 1}
+    again, exhausted = schedule.retries(spec, trials)
+    assert again == [({"x": 1}, {**run, "key": "grid:0:0"})]   # the worker's host:pid is not kept
+    assert exhausted == [("grid:3:0", 3)]
+    # the retry of the latest failure: a second failure of grid:0 still retries (2 <= max_retry)
+    again, _ = schedule.retries(spec, trials + [T(10, F, key="grid:0:0", run_dir="runs/a/t1")])
+    assert again == [({}, {"key": "grid:0:0", "run_dir": "runs/a/t1"})]
+    again, exhausted = schedule.retries(spec, trials + [T(10, F, key="grid:0:0"),
+                                                        T(11, F, key="grid:0:0")])
+    assert again == [] and sorted(exhausted) == [("grid:0:0", 3), ("grid:3:0", 3)]
