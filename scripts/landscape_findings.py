@@ -266,7 +266,17 @@ def finding_combined(s, s_dcgan=None):
     return _grouped(out, groups, judge, "", "GP + SN beats both alone")
 
 
-def finding_default(vs_default):
+def zoo_best(results):
+    """(2k FID, study, variant) of the zoo's best model as `landscape.py zoo` picks it (the lowest
+    value of any finished trial with a module, seed re-runs included), or None."""
+    found = [(r.value, name, label) for name, (_, labels, records) in results.items()
+             for label in labels for r in records[label]
+             if r.state == "COMPLETE" and r.value is not None and r.module]
+    return min(found) if found else None
+
+
+def finding_default(vs_default, current=None):
+    """``current``: zoo_best() of the results now; a measurement of another model is stale."""
     out = ["### 5. The zoo against the shipped default model", "",
            "The issue: if a zoo model beats the default (SNDCGAN 1/4, 50,000 steps, EMA) at 10k "
            "generated vs the 10k test images (offline Inception, legacy resize), it becomes the "
@@ -275,12 +285,17 @@ def finding_default(vs_default):
         return out + ["*Not measured yet* (`python scripts/landscape.py vs-default`).", ""]
     z, d = vs_default["zoo"], vs_default["default"]
     beats = z["fid"] < d["fid"]
-    return out + [f"The zoo's best model by its 2k FID, `{z['name']}` (2k FID {_f(z['fid_2k'])}), "
-                  f"scores FID {_f(z['fid'])} and KID {_f(z['kid'], 3)} at 10k vs 10k "
-                  f"({vs_default['measured'][:10]}); the default scores FID {_f(d['fid'])} and KID "
-                  f"{_f(d['kid'], 3)} under the same protocol. "
-                  + ("It beats the default." if beats else
-                     "The default stays: the zoo's models are 2,000-step models."), ""]
+    text = (f"The zoo's best model by its 2k FID, `{z['name']}` (2k FID {_f(z['fid_2k'])}), scores "
+            f"FID {_f(z['fid'])} and KID {_f(z['kid'], 3)} at 10k vs 10k "
+            f"({vs_default['measured'][:10]}); the default scores FID {_f(d['fid'])} and KID "
+            f"{_f(d['kid'], 3)} under the same protocol. "
+            + ("It beats the default." if beats else
+               "The default stays: the zoo's models are 2,000-step models."))
+    if current is not None and current[0] < z["fid_2k"]:
+        text += (f" **Stale:** variant {current[2]} of {current[1]} has since reached a 2k FID of "
+                 f"{_f(current[0])}, below the measured model's; rerun "
+                 f"`python scripts/landscape.py vs-default`.")
+    return out + [text, ""]
 
 
 def render(results, cost=None, vs_default=None):
@@ -302,7 +317,7 @@ def render(results, cost=None, vs_default=None):
         lines += [f"## Study {name}", ""] + table(st) + [""]
     lines += ["## Findings", ""]
     lines += finding_losses(sndcgan) + finding_sn_gp(sndcgan, cost) + finding_bn(dcgan)
-    lines += finding_combined(sndcgan, dcgan) + finding_default(vs_default)
+    lines += finding_combined(sndcgan, dcgan) + finding_default(vs_default, zoo_best(results))
     lines += ["Caveats: width 1/8 networks trained for 2,000 D steps (the paper: full width, "
               "100k-200k steps), 4 Table-1a settings per variant (the paper: 24, and 100 for its "
               "wide search), one seed per setting and 3 for the best; a finding that holds here "

@@ -231,3 +231,19 @@ def test_zoo_folder_is_served_with_its_scores_and_protocols(zoo):
         assert f"{entry['scores']['fid']['value']:.2f}" in page
     assert page.count("2,000 generated vs fashion_mnist_32 test images") == 2 * len(zoo["models"])
     assert "features: fid_inception_offline" in page
+
+
+def test_zoo_against_default_says_when_a_better_zoo_model_came_since():
+    measured = {"measured": "2026-12-02T18:38:15+00:00",
+                "zoo": {"name": "fashion_mnist/sndcgan-a", "fid_2k": 80.0, "fid": 70.0, "kid": 0.05},
+                "default": {"fid": 12.3, "kid": 0.004}}
+    fresh = "\n".join(landscape_findings.finding_default(measured, (80.0, "s", "a")))
+    assert "FID 70 and KID 0.05 at 10k vs 10k (2026-12-02)" in fresh and "The default stays" in fresh
+    assert "Stale" not in fresh
+    stale = "\n".join(landscape_findings.finding_default(measured, (74.5, "s", "b")))
+    assert "**Stale:** variant b of s has since reached a 2k FID of 74.5" in stale
+    records = {"a": [_R(80.0, 0)], "b": [_R(74.5, 0), _R(60.0, 1)]}
+    for r in records["a"] + records["b"][:1]:
+        r.module = "/m"
+    records["b"][1].module = None   # no module (diverged): not in the zoo
+    assert landscape_findings.zoo_best({"s": (None, ["a", "b"], records)}) == (74.5, "s", "b")

@@ -100,8 +100,8 @@ def plot_budget_curves(curves, path, title="Minimum FID vs. budget", ylabel="exp
     most = 1
     for i, (label, c) in enumerate(curves.items()):
         # markers: a variant with one finished trial is a single point, invisible as a line
-        line, = ax.plot(c["k"], c["mean"], "o-", ms=3, label=label, color=colors[i % len(colors)],
-                        linestyle="-" if i < len(colors) else "--")
+        line, = ax.plot(c["k"], c["mean"], marker="o", ms=3, label=label,
+                        color=colors[i % len(colors)], linestyle="-" if i < len(colors) else "--")
         ax.fill_between(c["k"], c["low"], c["high"], alpha=0.15, color=line.get_color())
         most = max(most, int(max(c["k"])))
     if most > 10:   # the paper's budgets (up to 100 settings) on a log axis, a short grid on a linear one
