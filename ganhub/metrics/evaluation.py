@@ -44,17 +44,18 @@ def _progress(total, desc, enabled):
 
 
 def features_of_images(images, extractor, resize, keep=0, want_logits=False, batch_size=None,
-                       progress=None, desc="features"):
+                       progress=None, desc="features", total=None):
     """Stream an array (or an iterable of batches) of images through the extractor.
 
     → (FeatureStats, logits or None). Only the moments and the first `keep` features are kept.
+    ``total``: how many images an iterable yields (the progress bar's total).
     """
     batch_size = check_count(batch_size, "batch_size", settings.EXTRACTOR_BATCH_SIZE)
     if isinstance(images, np.ndarray):
         total = len(images)
         batches = (images[i:i + batch_size] for i in range(0, total, batch_size))
     else:
-        total, batches = None, images
+        batches = images
     stats, logits = None, []
     with _progress(total, desc, progress) as bar:
         for batch in batches:
@@ -320,7 +321,7 @@ def _generate_features(run):
     run.stats, run.logits = features_of_images(
         _generated_batches(run.generator, latents, settings.SAMPLE_BATCH_SIZE), run.extractor,
         run.resize, keep=keep, want_logits="is" in run.metrics, batch_size=run.batch_size,
-        progress=run.progress, desc="generated")
+        progress=run.progress, desc="generated", total=len(latents))
 
 
 def evaluate(generator_or_handle, reference=None, metrics=("fid",), num_samples=None, seed=None,

@@ -49,3 +49,13 @@ def test_help_says_what_ten_thousand_images_cost_and_that_kid_is_unbiased(capsys
     text = " ".join(capsys.readouterr().out.split())
     assert "images/s" in text and "-n 10000 takes about" in text and "min" in text
     assert "biases FID upwards" in text and "KID is unbiased" in text
+
+
+def test_python_api_progress_bars_have_totals(tiny_extractor_dir, stand_in_generator,
+                                              reference_npz, capsys):
+    """ganhub.metrics.evaluate (what the study's workers run) counts generated images to a total."""
+    from ganhub.metrics import evaluate
+    evaluate(stand_in_generator, reference=str(reference_npz), metrics=("fid",), num_samples=40,
+             extractor=str(tiny_extractor_dir), progress=True)
+    err = capsys.readouterr().err
+    assert re.search(r"generated: +\d+%\|.*\| \d+/40 ", err), err
