@@ -78,27 +78,58 @@ def reference_words(ref):
     if "name" in ref and "dataset" not in ref:
         return str(ref["name"])
     count = ref.get("num_samples")
-    words = (f"{count:,}" if isinstance(count, int) and not isinstance(count, bool) else count,
-             ref.get("dataset", "?"), ref.get("split"), "images")
+    words = (count_words(count) if count else None, ref.get("dataset", "?"), ref.get("split"),
+             "images")
     return " ".join(str(w) for w in words if w)
 
 
+def count_words(value):
+    """10000 -> '10,000'; anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def protocol_facts(protocol):
+    """What a score's protocol dict says, in display order, from either shape (a ganhub
+    evaluation's, or a study trial's: reference name, "extractor"); facts it does not record are
+    absent. The one reader behind `summarize_protocol` (CLI, model cards) and the served page."""
+    ref = protocol_reference(protocol)
+    facts = {"generated": count_words(protocol.get("num_samples", "?"))}
+    if ref:
+        facts["reference"] = reference_words(ref)
+    if protocol_extractor(protocol):
+        facts["extractor"] = protocol_extractor(protocol)
+    if protocol.get("extractor_sha256"):
+        facts["extractor_sha256"] = str(protocol["extractor_sha256"])[:12]
+    if "resize" in protocol:
+        facts["resize"] = protocol["resize"]
+    facts["seed"] = protocol.get("seed", "?")
+    if "kid_blocks" in protocol:
+        facts["kid_blocks"] = protocol["kid_blocks"]
+    if ref.get("source_sha256"):
+        facts["reference_sha256"] = str(ref["source_sha256"])[:12]
+    generator = protocol.get("generator") or {}
+    if "training_steps" in generator:
+        kind = (generator.get("generator_weights") or {}).get("kind")
+        which = {"ema": "EMA weights", "raw": "raw weights"}.get(kind, "weights")
+        facts["scored"] = f"{which} at step {count_words(generator['training_steps'])}"
+    if protocol.get("ganhub_version"):
+        facts["ganhub_version"] = protocol["ganhub_version"]
+    return facts
+
+
 def summarize_protocol(protocol):
-    """One line for a score's protocol: a ganhub evaluation's dict, or a catalog's free text."""
+    """One line for a score's protocol: a ganhub evaluation's or a study trial's dict, or a
+    catalog's free text."""
     if not isinstance(protocol, dict):
         return str(protocol) if protocol else "protocol not given"
-    parts = [f"{protocol.get('num_samples', '?')} generated"]
-    ref = protocol.get("reference")
-    if isinstance(ref, str):   # a study trial's protocol names its reference (data-split)
-        parts[0] += f" vs {ref}"
-    elif ref:
-        words = (ref.get("num_samples", "?"), ref.get("dataset", "?"), ref.get("split"), "images")
-        parts[0] += " vs " + " ".join(str(w) for w in words if w)
-    if "extractor_id" in protocol:
-        parts.append(f"{protocol['extractor_id']} ({str(protocol.get('extractor_sha256', ''))[:12]})")
-    if "resize" in protocol:
-        parts.append(f"resize {protocol['resize']}")
-    parts.append(f"seed {protocol.get('seed', '?')}")
-    if "kid_blocks" in protocol:
-        parts.append(f"KID blocks {protocol['kid_blocks']}")
+    f = protocol_facts(protocol)
+    parts = [f"{f['generated']} generated" + (f" vs {f['reference']}" if "reference" in f else "")]
+    if "extractor" in f:
+        parts.append(f["extractor"] + (f" ({f['extractor_sha256']})" if "extractor_sha256" in f
+                                       else ""))
+    if "resize" in f:
+        parts.append(f"resize {f['resize']}")
+    parts.append(f"seed {f['seed']}")
+    if "kid_blocks" in f:
+        parts.append(f"KID blocks {f['kid_blocks']}")
     return ", ".join(parts)

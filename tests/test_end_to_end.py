@@ -88,7 +88,7 @@ def test_embedded_default_model_ships_scores_measured_on_its_own_weights(capsys)
     assert main(["info", "default"]) == 0
     out = capsys.readouterr().out
     fid = f"{meta['scores']['fid']['value']:.6g}"
-    assert re.search(rf"score fid +{re.escape(fid)}  \[10000 generated vs 10000 fashion_mnist_32 test", out)
+    assert re.search(rf"score fid +{re.escape(fid)}  \[10,000 generated vs 10,000 fashion_mnist_32 test", out)
     # it ships the generator EMA, and the scores are the EMA's
     weights = meta["training"]["generator_weights"]
     assert weights["kind"] == "ema" and weights["start"] < meta["training"]["steps"]

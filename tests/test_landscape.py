@@ -94,7 +94,8 @@ def test_zoo_scores_name_their_protocol_and_are_the_committed_results(committed,
             assert score["source"] == "measured"
             # what `ganhub info` and model cards print for it
             assert summarize_protocol(protocol) == (
-                "2000 generated vs fashion_mnist_32-test, resize legacy, seed 0")
+                "2,000 generated vs fashion_mnist_32 test images, fid_inception_offline, "
+                "resize legacy, seed 0")
         assert catalog.get_entry(entry["name"])["installed"] is True
         trial = _trial(committed, entry)
         assert scores["fid"]["value"] == trial.value

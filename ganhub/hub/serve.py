@@ -299,38 +299,29 @@ def format_score(value, std=None):
     return text
 
 
-def _count(value):
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-
-
 def protocol_sentence(protocol, source=None):
-    """(short sentence, [detail lines]) for a score's protocol, a ganhub evaluation's dict or a
-    catalog's free text."""
+    """(short sentence, [detail lines]) for a score's protocol, a ganhub evaluation's or a study
+    trial's dict or a catalog's free text."""
     if not isinstance(protocol, dict):
         text = str(protocol) if protocol else "protocol not given"
         return (f"{source}" if source else "details"), [text]
-    ref = describe.protocol_reference(protocol)
-    short = f"{_count(protocol.get('num_samples', '?'))} generated"
-    if ref:
-        short += " vs " + describe.reference_words(ref)
+    f = describe.protocol_facts(protocol)
+    short = f"{f['generated']} generated" + (f" vs {f['reference']}" if "reference" in f else "")
     details = []
-    extractor, sha = describe.protocol_extractor(protocol), protocol.get("extractor_sha256")
-    if extractor:
-        details.append(f"features: {extractor}" + (f" (sha256 {str(sha)[:12]}…)" if sha else ""))
-    if "resize" in protocol:
-        details.append(f"resize: {protocol['resize']}")
-    details.append(f"latent seed: {protocol.get('seed', '?')}")
-    if "kid_blocks" in protocol:
-        details.append(f"KID blocks: {protocol['kid_blocks']}")
-    if ref.get("source_sha256"):
-        details.append(f"reference data sha256: {ref['source_sha256'][:12]}…")
-    generator = protocol.get("generator") or {}
-    if "training_steps" in generator:
-        kind = (generator.get("generator_weights") or {}).get("kind")
-        which = {"ema": "EMA weights", "raw": "raw weights"}.get(kind, "weights")
-        details.append(f"scored: {which} at step {_count(generator['training_steps'])}")
-    if protocol.get("ganhub_version"):
-        details.append(f"ganhub {protocol['ganhub_version']}")
+    if "extractor" in f:
+        details.append(f"features: {f['extractor']}" + (f" (sha256 {f['extractor_sha256']}…)"
+                                                        if "extractor_sha256" in f else ""))
+    if "resize" in f:
+        details.append(f"resize: {f['resize']}")
+    details.append(f"latent seed: {f['seed']}")
+    if "kid_blocks" in f:
+        details.append(f"KID blocks: {f['kid_blocks']}")
+    if "reference_sha256" in f:
+        details.append(f"reference data sha256: {f['reference_sha256']}…")
+    if "scored" in f:
+        details.append(f"scored: {f['scored']}")
+    if "ganhub_version" in f:
+        details.append(f"ganhub {f['ganhub_version']}")
     if source:
         details.append(f"source: {source}")
     return short, details

@@ -166,7 +166,7 @@ def test_info_summarises_a_measured_score_and_its_protocol(cache, tmp_path, monk
     finally:
         catalog._CACHE.clear()
     lines = {line.split("  ")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
-    summary = ("10000 generated vs 10000 fashion_mnist_32 test images, fid_inception_offline "
+    summary = ("10,000 generated vs 10,000 fashion_mnist_32 test images, fid_inception_offline "
                "(7ff4a85c3a63), resize legacy, seed 0, KID blocks 10; measured]")
     assert lines["score fid"].endswith("12.3457  [" + summary)
     assert lines["score kid"].endswith("0.0061234 ± 0.00031  [" + summary)

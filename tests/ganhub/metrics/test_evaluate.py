@@ -198,7 +198,7 @@ def test_summarize_protocol():
                 "extractor_sha256": "7ff4a85c3a6378f0dfc8", "resize": "legacy", "kid_blocks": 10,
                 "reference": {"dataset": "fashion_mnist_32", "split": "test", "num_samples": 10000}}
     assert summarize_protocol(protocol) == (
-        "10000 generated vs 10000 fashion_mnist_32 test images, fid_inception_offline "
+        "10,000 generated vs 10,000 fashion_mnist_32 test images, fid_inception_offline "
         "(7ff4a85c3a63), resize legacy, seed 0, KID blocks 10")
     assert summarize_protocol("free text") == "free text"
     assert summarize_protocol(None) == "protocol not given"
