@@ -46,7 +46,9 @@ def metrics_evaluator(reference, metric="fid", num_samples=10_000, seed=None, we
     the first call and reused for every later checkpoint. ``weights``: "raw" (the study's) or "ema".
     ``also``: metrics computed in the same pass (same generated images and features); their values
     are kept in ``evaluate.results[(model_dir, checkpoint)]``. ``evaluate.other(m)`` scores ``m``
-    alone under the same protocol and resolved reference."""
+    alone under the same protocol and resolved reference. ``evaluate.protocol``: the protocol
+    ganhub.metrics.evaluate recorded (extractor and its sha256, the reference's provenance, …)
+    without what depends on the checkpoint (generator, metrics); None until a score is made."""
     resolved = {}
     metrics = (metric,) + tuple(m for m in also if m != metric)
 
@@ -69,6 +71,8 @@ def metrics_evaluator(reference, metric="fid", num_samples=10_000, seed=None, we
                            metrics=which, num_samples=num_samples, seed=seed, **kwargs)
         except NonFiniteInputError:  # a diverged checkpoint: the study scores it as NaN (31337)
             return {m: float("nan") for m in which}
+        evaluate.protocol = {k: v for k, v in result["protocol"].items()
+                             if k not in ("generator", "metrics")}
         return {m: float(result[m]) for m in which}
 
     def evaluate(model_dir, checkpoint):
@@ -79,6 +83,6 @@ def metrics_evaluator(reference, metric="fid", num_samples=10_000, seed=None, we
     def other(which):
         return lambda model_dir, checkpoint: _score(model_dir, checkpoint, (which,))[which]
 
-    evaluate.results = {}
+    evaluate.results, evaluate.protocol = {}, None
     evaluate.other = other
     return evaluate

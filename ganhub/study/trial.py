@@ -82,6 +82,13 @@ class Scorers:
                 self._cache[metric] = make_scorer(self.scoring, metric)
         return self._cache[metric]
 
+    def protocol(self, metric):
+        """The protocol ganhub.metrics recorded for ``metric``'s scores in this process (as
+        `ganhub evaluate` records it: extractor sha256, reference provenance, …), or None (a
+        stand-in scorer; a resumed trial whose scores were all read from scores.csv)."""
+        measured = getattr(self(metric), "protocol", None)
+        return dict(measured) if measured else None
+
     def _shared(self, metric):
         def evaluate(model_dir, checkpoint):
             main = self(self._joint[0])
@@ -157,8 +164,9 @@ def run(config, run_dir, module_dir, scorers, scoring, name, study_info, train_f
         t0 = time.perf_counter()
         from ganhub.export import export_module
         trained = Config.load(run_dir / "config.json")
-        protocol = {k: scoring[k] for k in ("num_samples", "reference", "extractor", "resize",
-                                             "seed", "scorer") if scoring.get(k) is not None}
+        protocol = scorers.protocol(metric) or {
+            k: scoring[k] for k in ("num_samples", "reference", "extractor", "resize", "seed",
+                                    "scorer") if scoring.get(k) is not None}
         protocol.update(
             selection=(f"{metric} of the best of {len(scores)} checkpoints (the study's min over "
                        f"checkpoints: optimistic for this checkpoint)"

@@ -201,6 +201,19 @@ def test_study_with_real_metrics_scores_and_exports_what_a_user_measures(
     assert gen.metadata["scores"]["kid"]["value"] == pytest.approx(t.user_attrs["kid"])
     for m in ("precision", "recall"):   # beyond FID, through the study's scorer too
         assert gen.metadata["scores"][m]["value"] == pytest.approx(user[m])
+    # the module records the protocol as `ganhub evaluate` does: nothing differs from the
+    # user's run, and the extractor's sha256 and the reference's provenance are there
+    from ganhub.metrics.evaluation import protocol_differences
+    from ganhub.metrics.extractors import load_extractor
+    recorded = gen.metadata["scores"]["fid"]["protocol"]
+    assert protocol_differences(recorded, user["protocol"]) == []
+    assert recorded["extractor_sha256"] == load_extractor(str(tiny_extractor_dir)).sha256
+    assert recorded["reference"] == user["protocol"]["reference"]
+    assert recorded["reference"]["dataset"] == "fashion_mnist_32"
+    assert recorded["reference"]["split"] == "test"
+    assert recorded["ganhub_version"] == user["protocol"]["ganhub_version"]
+    assert recorded["metrics"] == ["fid", "kid", "precision", "recall"]
+    assert recorded["study"]["name"] == "m" and recorded["checkpoint_scores"]
 
 
 def test_oversubscription_note_counts_live_workers_only(tmp_path, fake_fashion_dir, monkeypatch):
