@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ganhub import describe, settings
-from ganhub.errors import BadInputError, NonFiniteInputError
+from ganhub.errors import BadInputError, DownloadError, NonFiniteInputError
 from ganhub.metrics._checks import (MetricInputError, MetricUnavailableError, as_images,
                                     warn_if_undersampled)
 from ganhub.metrics.frechet import frechet_distance
@@ -44,11 +44,12 @@ def _progress(total, desc, enabled):
 
 
 def features_of_images(images, extractor, resize, keep=0, want_logits=False, batch_size=None,
-                       progress=None, desc="features", total=None):
+                       progress=None, desc="features", total=None, on_batch=None):
     """Stream an array (or an iterable of batches) of images through the extractor.
 
     → (FeatureStats, logits or None). Only the moments and the first `keep` features are kept.
-    ``total``: how many images an iterable yields (the progress bar's total).
+    ``total``: how many images an iterable yields (the progress bar's total). ``on_batch()`` is
+    called after each batch (a lock's heartbeat).
     """
     batch_size = check_count(batch_size, "batch_size", settings.EXTRACTOR_BATCH_SIZE)
     if isinstance(images, np.ndarray):
@@ -66,18 +67,21 @@ def features_of_images(images, extractor, resize, keep=0, want_logits=False, bat
             if want_logits:
                 logits.append(batch_logits)
             bar.update(len(batch))
+            if on_batch is not None:
+                on_batch()
     if stats is None:
         raise MetricInputError("no images to extract features from")
     return stats, (np.concatenate(logits) if want_logits else None)
 
 
-def compute_reference(images, extractor, resize=None, keep=None, progress=None, **provenance):
+def compute_reference(images, extractor, resize=None, keep=None, progress=None, on_batch=None,
+                      **provenance):
     """ReferenceStats of real images (uint8 NHWC) with their provenance."""
     resize = resize or settings.DEFAULT_RESIZE
     keep = settings.KID_REFERENCE_SAMPLES if keep is None else keep
     images = as_images(images)
     stats, _ = features_of_images(images, extractor, resize, keep=keep, progress=progress,
-                                  desc="reference")
+                                  desc="reference", on_batch=on_batch)
     warn_if_undersampled(stats.count, stats.dim, "reference images")
     provenance.setdefault("image_shape", list(images.shape[1:]))
     return ReferenceStats.from_stats(stats, **extractor.protocol(resize), **provenance)
@@ -98,11 +102,26 @@ def reference_from_data(data, split="test", num_samples=None, extractor=None, re
     path = settings.cache_dir() / "references" / f"{key}.npz"
     if cache and path.exists():
         return ReferenceStats.load(path)
-    reference = compute_reference(images, extractor, resize, progress=progress, **described,
-                                  content_key=key)
-    if cache:
+    if not cache:
+        return compute_reference(images, extractor, resize, progress=progress, **described,
+                                 content_key=key)
+    # One process computes it, the others (study workers sharing a machine) wait and read it. A
+    # wait past GANHUB_LOCK_TIMEOUT computes it anyway: the save is atomic, the lock only saves work.
+    from ganhub.hub import cache as hub_cache
+    lock = hub_cache.lock(f"reference-{key}")
+    try:
+        lock.acquire()
+    except DownloadError:
+        pass
+    try:
+        if path.exists():
+            return ReferenceStats.load(path)
+        reference = compute_reference(images, extractor, resize, progress=progress,
+                                      on_batch=lock.heartbeat, **described, content_key=key)
         reference.save(path)
-    return reference
+        return reference
+    finally:
+        lock.release()
 
 
 def resolve_reference(reference, num_samples=None, extractor=None, resize=None, progress=None,

@@ -125,7 +125,6 @@ class ReferenceStats:
                          provenance=np.array(json.dumps(self.provenance, sort_keys=True)))
         except OSError as exc:
             raise ReferenceFileError(f"cannot write reference statistics {path}: {exc}") from None
-            raise
         return path
 
     @classmethod

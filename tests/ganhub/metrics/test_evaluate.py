@@ -229,3 +229,52 @@ def test_cli_notes_a_reported_score_measured_under_another_protocol(
     assert main(["evaluate", "stand-in", "--reference", str(ref), "-n", "120",
                  "--extractor", str(tiny_extractor_dir)]) == 0
     assert "note:" not in capsys.readouterr().out
+
+
+def test_concurrent_reference_requests_compute_it_once(tiny_extractor_dir, tmp_path, monkeypatch):
+    """Two study workers asking for the same reference: one computes it (holding the cache lock),
+    the other waits and reads the saved file; a request after the lock timed out computes it."""
+    import gzip
+    import threading
+    import time
+
+    from ganhub.metrics import evaluation
+    images = np.random.default_rng(3).integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
+    (tmp_path / "fm").mkdir()
+    with gzip.open(tmp_path / "fm" / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(np.array([2051, 12, 28, 28], dtype=">u4").tobytes() + images.tobytes())
+    monkeypatch.setenv("GANHUB_FASHION_MNIST_DIR", str(tmp_path / "fm"))
+    extractor = load_extractor(str(tiny_extractor_dir))
+    real, calls, started = evaluation.compute_reference, [], threading.Event()
+
+    def slow(*args, **kwargs):
+        calls.append(threading.get_ident())
+        started.set()
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "compute_reference", slow)
+    out = {}
+
+    def ask(name):
+        out[name] = evaluation.reference_from_data("fashion_mnist", "test", 10, extractor, "legacy")
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    assert started.wait(30)
+    ask("second")   # waits on the lock, then reads the first one's file
+    first.join()
+    assert len(calls) == 1
+    np.testing.assert_array_equal(out["first"].mu, out["second"].mu)
+    assert out["second"].provenance == json.loads(json.dumps(out["first"].provenance))
+    assert not list((tmp_path / "cache" / "locks").glob("reference-*"))   # released
+    # a lock nobody releases (another live process here): after GANHUB_LOCK_TIMEOUT it computes
+    from ganhub.hub import cache as hub_cache
+    monkeypatch.setenv("GANHUB_LOCK_TIMEOUT", "0.5")
+    key_lock = next((tmp_path / "cache").glob("references/*.npz")).stem
+    held = hub_cache.lock(f"reference-{key_lock}").acquire()
+    for f in (tmp_path / "cache" / "references").glob("*.npz"):
+        f.unlink()
+    ask("third")
+    assert len(calls) == 2
+    held.release()
