@@ -250,12 +250,12 @@ code.load{{display:block;padding:.4rem;margin-top:.7rem}}
 button.copy{{margin-top:.3rem}}
 </style></head><body>
 <h1>ganhub models: {title}</h1>
-<p class="intro">{count} model(s). Catalog: <a href="index.json">index.json</a>
+<p class="intro">{count} model(s){reference_count}. Catalog: <a href="index.json">index.json</a>
 (use it with <code>GANHUB_CATALOGS={base}/index.json</code>)</p>
 <div class="cards">
 {cards}
 </div>
-<script>
+{references}<script>
 for (const img of document.querySelectorAll("img.samples")) {{
   const mark = ok => img.closest(".card").dataset.samples = ok ? "loaded" : "failed";
   if (img.complete) mark(img.naturalWidth > 0);
@@ -381,6 +381,32 @@ def _card(model, base):
             f'<button class="copy" type="button">copy</button></div>')
 
 
+def _references_section(references, base):
+    """The served reference statistics: what each holds and how `ganhub evaluate` uses it."""
+    if not references:
+        return ""
+    esc = html.escape
+    cards = []
+    for ref in references.values():
+        entry = ref.entry(base)
+        extractor = entry.get("extractor") or {}
+        meta = [_row("images", esc(describe.reference_words(
+                    {k: entry[k] for k in ("dataset", "split", "num_samples") if entry.get(k)}))),
+                _row("features", esc(f"{extractor.get('id')} (sha256 "
+                                     f"{str(extractor.get('sha256'))[:12]}…)")),
+                _row("resize", esc(str(entry.get("resize")))),
+                _row("size", esc(_human_size(entry["size"]))),
+                _row("sha256", f"<code>{esc(entry['sha256'])}</code>")]
+        use = f"ganhub evaluate MODEL --reference {entry['handle']}"
+        name = esc(ref.name)
+        cards.append(f'<div class="card reference" id="reference-{name}" data-name="{name}">'
+                     f'<h2>{name}</h2><table class="metadata">{"".join(meta)}</table>'
+                     f'<code class="load">{esc(use)}</code>'
+                     f'<button class="copy" type="button">copy</button></div>')
+    return (f'<h1 style="margin-top:1.5rem">reference statistics</h1>\n'
+            f'<div class="cards">\n{chr(10).join(cards)}\n</div>\n')
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Answers a connection's requests for ``self.server.hub``: ``_get`` routes each path to one
     method. Error bodies never name this machine's paths (``Hub.public``)."""
@@ -433,8 +459,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _index_page(self, head):
         hub, base = self.hub, self._base()
         cards = "\n".join(_card(m, base) for m in hub.models.values())
+        refs = len(hub.references)
         page = _PAGE.format(title=html.escape(hub.title), count=len(hub.models), cards=cards,
-                            base=html.escape(base))
+                            base=html.escape(base),
+                            reference_count=f", {refs} reference file(s)" if refs else "",
+                            references=_references_section(hub.references, base))
         self._send(200, page.encode("utf-8"), "text/html; charset=utf-8", head)
 
     def _index_json(self, head):
@@ -592,7 +621,7 @@ class Hub:
 
     def __init__(self, directory, *, host="127.0.0.1", port=settings.SERVE_PORT, samples=True,
                  verbose=False, max_workers=MAX_WORKERS, idle_timeout=IDLE_TIMEOUT):
-        self.models = {}
+        self.models, self.references = {}, {}
         self.skipped = []
         self.render_samples = samples
         self.verbose = verbose

@@ -186,6 +186,19 @@ def test_evaluate_without_reference_uses_the_one_the_catalog_names(served, catal
     assert out["reported"]["fid"] == 28.12
 
 
+def test_served_page_shows_the_reference_and_how_to_use_it(served):
+    """The page lists reference files beside the models: what they hold, and the command line."""
+    page = _get(f"{served['url']}/")
+    assert "2 model(s), 1 reference file(s)" in page
+    card = page[page.index('id="reference-cifar10-test-70"'):]
+    card = card[:card.index("</div>")]
+    assert "70 cifar10 test images" in card and "legacy" in card
+    assert f"{served['extractor'].id} (sha256 {served['extractor'].sha256[:12]}" in card
+    url = f"{served['url']}/cifar10-test-70.npz"
+    assert f"ganhub evaluate MODEL --reference {url}" in card
+    assert "notes" not in card   # the file that is no reference is not shown
+
+
 def test_reference_by_url_and_a_catalog_entry_that_lies(served, catalogs, tmp_path, monkeypatch):
     extractor = served["extractor"]
     by_url = resolve_reference(f"{served['url']}/cifar10-test-70.npz", extractor=extractor)
