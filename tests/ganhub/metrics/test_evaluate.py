@@ -234,15 +234,14 @@ def test_cli_notes_a_reported_score_measured_under_another_protocol(
 def test_concurrent_reference_requests_compute_it_once(tiny_extractor_dir, tmp_path, monkeypatch):
     """Two study workers asking for the same reference: one computes it (holding the cache lock),
     the other waits and reads the saved file; a request after the lock timed out computes it."""
-    import gzip
     import threading
     import time
 
     from ganhub.metrics import evaluation
-    images = np.random.default_rng(3).integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
+    from ganhub.training.data import write_idx
     (tmp_path / "fm").mkdir()
-    with gzip.open(tmp_path / "fm" / "t10k-images-idx3-ubyte.gz", "wb") as f:
-        f.write(np.array([2051, 12, 28, 28], dtype=">u4").tobytes() + images.tobytes())
+    write_idx(tmp_path / "fm" / "t10k-images-idx3-ubyte.gz",
+              np.random.default_rng(3).integers(0, 256, size=(12, 28, 28), dtype=np.uint8))
     monkeypatch.setenv("GANHUB_FASHION_MNIST_DIR", str(tmp_path / "fm"))
     extractor = load_extractor(str(tiny_extractor_dir))
     real, calls, started = evaluation.compute_reference, [], threading.Event()
