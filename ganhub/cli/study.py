@@ -50,8 +50,10 @@ def register(sub):
                     "more trials per hour; with GPUs, one per GPU (CUDA_VISIBLE_DEVICES). "
                     "A worker killed mid-trial is noticed after the spec's grace_seconds and its "
                     "trial is resumed by another worker; a trial that raised is queued again, "
-                    "up to the spec's max_retry times. The training data is loaded once before "
-                    "the first trial, so a missing data set stops the worker at once.")
+                    "up to the spec's max_retry times. Before its first trial a worker loads the "
+                    "training data, the scoring extractor and the reference statistics "
+                    "(computing and caching them if need be; workers on one machine compute "
+                    "them once), so a missing one stops it at once.")
     w.add_argument("name", help="the study's name (as given to `ganhub study create`)")
     w.add_argument("--storage", help=_STORAGE_HELP)
     w.add_argument("--workdir", help="trial folders and modules (default: the study's)")

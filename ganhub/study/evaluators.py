@@ -48,7 +48,9 @@ def metrics_evaluator(reference, metric="fid", num_samples=10_000, seed=None, we
     are kept in ``evaluate.results[(model_dir, checkpoint)]``. ``evaluate.other(m)`` scores ``m``
     alone under the same protocol and resolved reference. ``evaluate.protocol``: the protocol
     ganhub.metrics.evaluate recorded (extractor and its sha256, the reference's provenance, …)
-    without what depends on the checkpoint (generator, metrics); None until a score is made."""
+    without what depends on the checkpoint (generator, metrics); None until a score is made.
+    ``evaluate.prepare()`` loads the extractor and resolves the reference now (a worker's check
+    before its first trial)."""
     resolved = {}
     metrics = (metric,) + tuple(m for m in also if m != metric)
 
@@ -84,5 +86,5 @@ def metrics_evaluator(reference, metric="fid", num_samples=10_000, seed=None, we
         return lambda model_dir, checkpoint: _score(model_dir, checkpoint, (which,))[which]
 
     evaluate.results, evaluate.protocol = {}, None
-    evaluate.other = other
+    evaluate.other, evaluate.prepare = other, _resolve
     return evaluate

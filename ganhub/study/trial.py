@@ -82,6 +82,11 @@ class Scorers:
                 self._cache[metric] = make_scorer(self.scoring, metric)
         return self._cache[metric]
 
+    def prepare(self):
+        """Load the selection metric's extractor and reference (read, or computed and cached) now,
+        so a missing extractor or reference fails before any training."""
+        getattr(self(self.scoring["metric"]), "prepare", lambda: None)()
+
     def protocol(self, metric):
         """The protocol ganhub.metrics recorded for ``metric``'s scores in this process (as
         `ganhub evaluate` records it: extractor sha256, reference provenance, …), or None (a

@@ -268,13 +268,14 @@ class Worker:
                 self.log(f"study {self.name}: {label} {key} failed {n} times (max_retry "
                          f"{self.spec['max_retry']}); not queued again")
 
-    def check_data(self):
-        """Load the training data once before taking a trial: a missing data set stops the worker
-        with one line instead of failing (and retrying) every trial."""
-        from ganhub.study.trial import base_config
+    def check_inputs(self):
+        """Before taking a trial: load the training data, the scoring extractor and the reference
+        statistics (computed once and cached if need be), so a missing one stops the worker with
+        one line instead of failing (and retrying) every trial after its training."""
         from ganhub.training import data
-        base = base_config(self.spec)
-        data.load_dataset(base.dataset, "train", base.data_dir, base.resolution)
+        self._prepare()
+        data.load_dataset(self._base.dataset, "train", self._base.data_dir, self._base.resolution)
+        self._scorers.prepare()
 
     def _requeue_interrupted(self, label):
         """A trial stopped by Ctrl-C / SIGTERM failed; queue its copy as for a dead worker."""
@@ -318,7 +319,7 @@ class Worker:
         finished = failures = 0
         self._given_up = set()
         self._warn_if_oversubscribed()
-        self.check_data()
+        checked = False
         while max_trials is None or finished < max_trials:
             for label in self.studies:
                 self._enqueue_retries(label)
@@ -326,6 +327,9 @@ class Worker:
             runnable = [label for label, a in actions.items() if a == schedule.RUN]
             seeding = [label for label, a in actions.items() if a == schedule.ENQUEUE_SEEDS]
             if runnable:
+                if not checked:
+                    self.check_inputs()
+                    checked = True
                 # spread workers over variants: the one with the fewest finished trials first
                 label = min(runnable, key=lambda lb: (len(schedule.counted(
                     self.studies[lb].get_trials(deepcopy=False),

@@ -258,6 +258,26 @@ def test_a_missing_data_set_stops_the_worker_before_any_trial(tmp_path, fake_fas
     assert states == ["WAITING", "WAITING"]
 
 
+def test_a_missing_extractor_stops_the_worker_before_any_training(tmp_path, fake_fashion_dir,
+                                                                   capsys, monkeypatch):
+    """The scoring extractor and reference are loaded before the first trial: a missing one is
+    one line and exit 1, not a failure after each trial's training."""
+    monkeypatch.setenv("GANHUB_FASHION_MNIST_DIR", str(fake_fashion_dir))
+    missing = tmp_path / "no-extractor"
+    spec = tiny_spec(fake_fashion_dir, scoring={"reference": "fashion_mnist_32-test",
+                                                "num_samples": 8, "extractor": str(missing)})
+    db = tmp_path / "studies.db"
+    assert cli(["study", "create", "e", str(write_spec(tmp_path / "spec.json", spec)),
+                "--storage", str(db)]) == 0
+    capsys.readouterr()
+    assert cli(["study", "worker", "e", "--storage", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and str(missing) in err, err
+    assert not (tmp_path / "ganhub-study" / "e" / "runs").exists()   # nothing trained
+    states = [t.state.name for ts in _trials(db, "e").values() for t in ts]
+    assert states == ["WAITING", "WAITING"]
+
+
 def test_a_trial_that_raised_is_run_again_in_its_run_folder(tmp_path, fake_fashion_dir,
                                                             eager_functions):
     """A worker error (not a death) fails the trial; the worker queues it again with the same
