@@ -242,40 +242,36 @@ def test_oversubscription_note_counts_live_workers_only(tmp_path, fake_fashion_d
     assert len(notes) == 1 and "2 workers on this 4-core machine" in notes[0]
 
 
-def test_a_missing_data_set_stops_the_worker_before_any_trial(tmp_path, fake_fashion_dir, capsys):
-    """One line naming the data, exit 1, and no trial taken (none failed, all still queued)."""
-    missing = tmp_path / "nowhere"
-    spec = tiny_spec(missing)
+def _worker_stops_at_once(tmp_path, capsys, spec):
+    """Create study "s" from ``spec``, run a worker: it must exit 1 with one line and leave every
+    trial queued (none taken, none failed) and nothing trained. Returns the line."""
     db = tmp_path / "studies.db"
-    assert cli(["study", "create", "m", str(write_spec(tmp_path / "spec.json", spec)),
+    assert cli(["study", "create", "s", str(write_spec(tmp_path / "spec.json", spec)),
                 "--storage", str(db)]) == 0
     capsys.readouterr()
-    assert cli(["study", "worker", "m", "--storage", str(db)]) == 1
+    assert cli(["study", "worker", "s", "--storage", str(db)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert [t.state.name for ts in _trials(db, "s").values() for t in ts] == ["WAITING"] * 2
+    assert not (tmp_path / "ganhub-study" / "s" / "runs").exists()
+    return err
+
+
+def test_a_missing_data_set_stops_the_worker_before_any_trial(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    err = _worker_stops_at_once(tmp_path, capsys, tiny_spec(missing))
     assert "fashion_mnist train images not found" in err and str(missing) in err
-    states = [t.state.name for ts in _trials(db, "m").values() for t in ts]
-    assert states == ["WAITING", "WAITING"]
 
 
 def test_a_missing_extractor_stops_the_worker_before_any_training(tmp_path, fake_fashion_dir,
                                                                    capsys, monkeypatch):
     """The scoring extractor and reference are loaded before the first trial: a missing one is
-    one line and exit 1, not a failure after each trial's training."""
+    one line, not a failure after each trial's training."""
     monkeypatch.setenv("GANHUB_FASHION_MNIST_DIR", str(fake_fashion_dir))
     missing = tmp_path / "no-extractor"
-    spec = tiny_spec(fake_fashion_dir, scoring={"reference": "fashion_mnist_32-test",
-                                                "num_samples": 8, "extractor": str(missing)})
-    db = tmp_path / "studies.db"
-    assert cli(["study", "create", "e", str(write_spec(tmp_path / "spec.json", spec)),
-                "--storage", str(db)]) == 0
-    capsys.readouterr()
-    assert cli(["study", "worker", "e", "--storage", str(db)]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err and str(missing) in err, err
-    assert not (tmp_path / "ganhub-study" / "e" / "runs").exists()   # nothing trained
-    states = [t.state.name for ts in _trials(db, "e").values() for t in ts]
-    assert states == ["WAITING", "WAITING"]
+    err = _worker_stops_at_once(tmp_path, capsys, tiny_spec(fake_fashion_dir, scoring={
+        "reference": "fashion_mnist_32-test", "num_samples": 8, "extractor": str(missing)}))
+    assert str(missing) in err
 
 
 def test_a_trial_that_raised_is_run_again_in_its_run_folder(tmp_path, fake_fashion_dir,
