@@ -6,6 +6,7 @@ committed results (docs/landscape/study.db), never typed in.
 """
 import csv
 import json
+import re
 import socket
 import sys
 from pathlib import Path
@@ -78,24 +79,26 @@ def test_zoo_entries_load_offline_and_sample(monkeypatch, zoo):
 
 
 def test_zoo_scores_name_their_protocol_and_are_the_committed_results(committed, zoo):
-    from ganhub import catalog
-    from ganhub.describe import summarize_protocol
+    from ganhub import catalog, describe
     spec = committed[landscape.STUDIES[0][0]][0]
     for entry in zoo["models"]:
         scores = entry["scores"]
         assert set(scores) == {"fid", "kid"}
         for metric, score in scores.items():
+            # trials run before 2026-12-07 recorded the spec's fields (a reference name, an
+            # extractor id); later ones evaluate's protocol (the reference's provenance, sha256s)
             protocol = score["protocol"]
             assert protocol["num_samples"] == spec["scoring"]["num_samples"] == 2000
-            assert protocol["reference"] == "fashion_mnist_32-test"
-            assert protocol["extractor"] == "fid_inception_offline"
+            ref = describe.protocol_reference(protocol)
+            assert (ref["dataset"], ref["split"]) == ("fashion_mnist_32", "test")
+            assert describe.protocol_extractor(protocol) == "fid_inception_offline"
             assert protocol["resize"] == "legacy"
             assert protocol["metrics"] == ["fid", "kid"]
             assert score["source"] == "measured"
             # what `ganhub info` and model cards print for it
-            assert summarize_protocol(protocol) == (
-                "2,000 generated vs fashion_mnist_32 test images, fid_inception_offline, "
-                "resize legacy, seed 0")
+            assert re.fullmatch(r"2,000 generated vs (2,000 )?fashion_mnist_32 test images, "
+                                r"fid_inception_offline( \(7ff4a85c3a63\))?, resize legacy, "
+                                r"seed 0(, KID blocks 10)?", describe.summarize_protocol(protocol))
         assert catalog.get_entry(entry["name"])["installed"] is True
         trial = _trial(committed, entry)
         assert scores["fid"]["value"] == trial.value
@@ -230,7 +233,8 @@ def test_zoo_folder_is_served_with_its_scores_and_protocols(zoo):
         name = entry["handle"][len(landscape.ZOO_HANDLE):]
         assert served[name]["scores"]["fid"]["value"] == entry["scores"]["fid"]["value"]
         assert f"{entry['scores']['fid']['value']:.2f}" in page
-    assert page.count("2,000 generated vs fashion_mnist_32 test images") == 2 * len(zoo["models"])
+    assert len(re.findall(r"2,000 generated vs (?:2,000 )?fashion_mnist_32 test images",
+                          page)) == 2 * len(zoo["models"])
     assert "features: fid_inception_offline" in page
 
 
