@@ -24,6 +24,7 @@ class Record:
     seconds: object       # wall time of a finished trial
     rerun_of: object = None
     timings: dict = None  # seconds spent training, scoring and exporting (a finished trial)
+    key: str = None       # a queued trial's grid point or re-run ("grid:0:0"); its retries share it
 
 
 def _record(label, trial, also_metrics):
@@ -37,7 +38,8 @@ def _record(label, trial, also_metrics):
                   best_step=attrs.get("best_step"), module=attrs.get("module"),
                   also={m: attrs.get(m) for m in also_metrics},
                   checkpoint_scores=attrs.get("checkpoint_scores") or {}, seconds=seconds,
-                  rerun_of=attrs.get("rerun_of"), timings=attrs.get("timings"))
+                  rerun_of=attrs.get("rerun_of"), timings=attrs.get("timings"),
+                  key=attrs.get("key"))
 
 
 def collect(url, name):
@@ -61,13 +63,17 @@ def best(records, phase=None):
 
 def status(url, name, now=None):
     """Per variant: done / running / waiting / failed / left, best so far; totals and an ETA
-    (trials left x mean trial time / running workers)."""
+    (trials left x mean trial time / running workers). A failed trial whose grid point or re-run
+    was queued again (a worker killed or interrupted, an error retried) counts as "retried", not
+    "failed": its copy is counted where it stands."""
     spec, labels, workdir, records = collect(url, name)
     variants = {specs.variant_label(v): v for v in specs.variants(spec)}
     rows, durations = [], []
     for label in labels:
         rs = records[label]
         count = {s: sum(r.state == s for r in rs) for s in ("COMPLETE", "RUNNING", "WAITING", "FAIL")}
+        live = {r.key for r in rs if r.key and r.state in ("COMPLETE", "RUNNING", "WAITING")}
+        retried = sum(r.state == "FAIL" and r.key in live for r in rs)
         search_done = sum(r.state == "COMPLETE" and r.phase == "search" for r in rs)
         budget = specs.search_budget(spec, variants[label])
         seeds_planned = [r for r in rs if r.phase == "seeds" and r.state != "FAIL"]
@@ -76,7 +82,8 @@ def status(url, name, now=None):
         left = max(0, budget - search_done - count["RUNNING"]) + seeds_left
         b = best(rs)
         rows.append({"variant": label, "done": count["COMPLETE"], "running": count["RUNNING"],
-                     "waiting": count["WAITING"], "failed": count["FAIL"], "left": left,
+                     "waiting": count["WAITING"], "failed": count["FAIL"] - retried,
+                     "retried": retried, "left": left,
                      "best": b.value if b else None, "best_trial": b.number if b else None})
         durations += [r.seconds for r in rs if r.state == "COMPLETE" and r.seconds]
     total_left = sum(r["left"] for r in rows)
@@ -110,5 +117,9 @@ def format_status(st):
                  f"ETA {format_duration(st['eta_seconds'])} at the current worker count"
                  + (f" (mean trial {format_duration(st['mean_trial_seconds'])})"
                     if st["mean_trial_seconds"] else ""))
+    retried = sum(r["retried"] for r in st["variants"])
+    if retried:
+        lines.append(f"{retried} trial(s) cut short or failed were queued again and are counted "
+                     f"where their copies stand, not as failed")
     lines.append(f"files: {st['workdir']}")
     return "\n".join(lines)

@@ -300,6 +300,11 @@ def test_a_trial_that_raised_is_run_again_in_its_run_folder(tmp_path, fake_fashi
     assert done.user_attrs["run_dir"] == failed.user_attrs["run_dir"] and calls[0] == calls[1]
     assert done.user_attrs["key"] == failed.user_attrs["key"] == "grid:0:0"
     assert any("failed: No space left on device" in n for n in notes)
+    from ganhub.study.results import format_status, status
+    st = status(f"sqlite:///{db}", "r")
+    (row,) = st["variants"]
+    assert (row["done"], row["failed"], row["retried"], row["left"]) == (1, 0, 1, 0)
+    assert "1 trial(s) cut short or failed were queued again" in format_status(st)
 
     spec2 = tiny_spec(fake_fashion_dir, grid=[{"learning_rate": 1e-3}, {"learning_rate": 3e-4}],
                       max_retry=1)
@@ -323,3 +328,5 @@ def test_a_trial_that_raised_is_run_again_in_its_run_folder(tmp_path, fake_fashi
         "ns-none-spectral_norm grid:0:0 failed 2 times (max_retry 1); not queued again",
         "ns-none-spectral_norm grid:1:0 failed 2 times (max_retry 1); not queued again"]
     assert [t.state.name for t in _trials(db, "x")["ns-none-spectral_norm"]] == ["FAIL"] * 4
+    (row,) = status(f"sqlite:///{db}", "x")["variants"]
+    assert (row["done"], row["failed"], row["retried"]) == (0, 4, 0)   # given up: failed
