@@ -98,7 +98,7 @@ def test_zoo_scores_name_their_protocol_and_are_the_committed_results(committed,
             # what `ganhub info` and model cards print for it
             assert re.fullmatch(r"2,000 generated vs (2,000 )?fashion_mnist_32 test images, "
                                 r"fid_inception_offline( \(7ff4a85c3a63\))?, resize legacy, "
-                                r"seed 0(, KID blocks 10)?", describe.summarize_protocol(protocol))
+                                r"seed 0(, KID blocks 2)?", describe.summarize_protocol(protocol))
         assert catalog.get_entry(entry["name"])["installed"] is True
         trial = _trial(committed, entry)
         assert scores["fid"]["value"] == trial.value
