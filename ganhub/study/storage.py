@@ -5,6 +5,7 @@ one optuna study per variant, ``NAME/<loss>-<penalty>-<d_norm>``, holding that v
 Per-variant studies give each variant its own sampler state, as the paper ran one search per
 loss / penalty / normalization combination; optuna-dashboard lists them side by side.
 """
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -44,10 +45,23 @@ def default_workdir(url, name):
     return Path.cwd() / "ganhub-study" / name
 
 
+class _InterruptWithoutTraceback(logging.Filter):
+    """Ctrl-C or SIGTERM of a worker is no error: optuna's "Trial N failed ... KeyboardInterrupt"
+    line stays, its traceback goes (a trial that raised keeps its traceback, for debugging)."""
+
+    def filter(self, record):
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def _quiet_optuna():
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    trials_log = logging.getLogger("optuna.study._optimize")   # where optuna logs failed trials
+    if not any(isinstance(f, _InterruptWithoutTraceback) for f in trials_log.filters):
+        trials_log.addFilter(_InterruptWithoutTraceback())
     return optuna
 
 

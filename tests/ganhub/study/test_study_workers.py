@@ -105,7 +105,9 @@ def test_interrupted_worker_queues_its_trial_again(tmp_path, fake_fashion_dir, s
     wait_for(lambda: list(tmp_path.glob("hold.*")), 300, "the victim to reach scoring")
     os.killpg(victim.pid, sig)
     assert victim.wait(timeout=60) == 130, (tmp_path / "victim.log").read_text()[-2000:]
-    assert "interrupted and queued again" in (tmp_path / "victim.log").read_text()
+    log = (tmp_path / "victim.log").read_text()
+    assert "interrupted and queued again" in log
+    assert "Traceback" not in log and "because of the following error: KeyboardInterrupt" in log
     failed, copy = _study_trials(storage, "int")
     assert (failed.state.name, copy.state.name) == ("FAIL", "WAITING")
     assert copy.system_attrs["failed_trial"] == failed.number
