@@ -97,7 +97,7 @@ def protocol_facts(protocol):
     if ref:
         facts["reference"] = reference_words(ref)
     if protocol_extractor(protocol):
-        facts["extractor"] = protocol_extractor(protocol)
+        facts["extractor"] = str(protocol_extractor(protocol))
     if protocol.get("extractor_sha256"):
         facts["extractor_sha256"] = str(protocol["extractor_sha256"])[:12]
     if "resize" in protocol:
@@ -107,9 +107,11 @@ def protocol_facts(protocol):
         facts["kid_blocks"] = protocol["kid_blocks"]
     if ref.get("source_sha256"):
         facts["reference_sha256"] = str(ref["source_sha256"])[:12]
-    generator = protocol.get("generator") or {}
+    generator = protocol.get("generator")
+    generator = generator if isinstance(generator, dict) else {}   # metadata is untrusted
     if "training_steps" in generator:
-        kind = (generator.get("generator_weights") or {}).get("kind")
+        weights = generator.get("generator_weights")
+        kind = weights.get("kind") if isinstance(weights, dict) else None
         which = {"ema": "EMA weights", "raw": "raw weights"}.get(kind, "weights")
         facts["scored"] = f"{which} at step {count_words(generator['training_steps'])}"
     if protocol.get("ganhub_version"):

@@ -277,3 +277,19 @@ def test_concurrent_reference_requests_compute_it_once(tiny_extractor_dir, tmp_p
     ask("third")
     assert len(calls) == 2
     held.release()
+
+
+@pytest.mark.parametrize("junk", [
+    {"generator": "x"}, {"generator": {"training_steps": 5, "generator_weights": [1]}},
+    {"reference": ["a"]}, {"reference": {"num_samples": [3], "dataset": {"a": 1}}},
+    {"num_samples": None, "seed": {"x": 1}, "kid_blocks": [], "extractor_sha256": 7},
+    {"extractor": 3, "resize": None}])
+def test_protocol_readers_take_junk_metadata(junk):
+    """A module's metadata is untrusted: the readers behind `ganhub info` and the served page
+    describe whatever shape they get, one line, no exception."""
+    from ganhub import describe
+    from ganhub.hub.serve import protocol_sentence
+    line = describe.summarize_protocol(junk)
+    assert isinstance(line, str) and "\n" not in line and "generated" in line
+    short, details = protocol_sentence(junk)
+    assert "generated" in short and all(isinstance(d, str) for d in details)
