@@ -61,6 +61,9 @@ def best(records, phase=None):
     return min(done, key=lambda r: (r.value, r.number)) if done else None
 
 
+LIVE_STATES = {state.name for state in schedule.LIVE}   # a Record's state is the state's name
+
+
 def status(url, name, now=None):
     """Per variant: done / running / waiting / failed / left, best so far; totals and an ETA
     (trials left x mean trial time / running workers). A failed trial whose grid point or re-run
@@ -72,7 +75,7 @@ def status(url, name, now=None):
     for label in labels:
         rs = records[label]
         count = {s: sum(r.state == s for r in rs) for s in ("COMPLETE", "RUNNING", "WAITING", "FAIL")}
-        live = {r.key for r in rs if r.key and r.state in ("COMPLETE", "RUNNING", "WAITING")}
+        live = {r.key for r in rs if r.key and r.state in LIVE_STATES}
         retried = sum(r.state == "FAIL" and r.key in live for r in rs)
         search_done = sum(r.state == "COMPLETE" and r.phase == "search" for r in rs)
         budget = specs.search_budget(spec, variants[label])
