@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from ganhub.study import spec as specs
 
 LIVE = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
-RUN, WAIT, ENQUEUE_SEEDS, DONE = "run", "wait", "enqueue_seeds", "done"
+RUN, WAIT, RETRY, ENQUEUE_SEEDS, DONE = "run", "wait", "retry", "enqueue_seeds", "done"
 
 
 def ignored(trial):
@@ -35,8 +35,11 @@ def counted(trials, which="search", states=LIVE):
 
 
 def next_action(spec, variant, trials):
-    """RUN (a queued or a new trial), WAIT (running trials may still fail), ENQUEUE_SEEDS (the
-    search is over: queue the best setting's re-runs) or DONE."""
+    """RETRY (queue the failed grid points and re-runs ``retries`` gives), RUN (a queued or a new
+    trial), WAIT (running trials may still fail), ENQUEUE_SEEDS (the search is over: queue the
+    best setting's re-runs) or DONE."""
+    if retries(spec, trials)[0]:
+        return RETRY
     if any(t.state == TrialState.WAITING for t in trials):
         return RUN
     running = any(t.state == TrialState.RUNNING for t in trials)

@@ -244,27 +244,22 @@ class Worker:
         return next((t for t in study.get_trials(deepcopy=False) if t.number == self._current), None)
 
     # --- the loop -----------------------------------------------------------------------------
-    def actions(self):
-        out = {}
-        for label, study in self.studies.items():
-            out[label] = schedule.next_action(self.spec, self.variants[label],
-                                              study.get_trials(deepcopy=False))
-        return out
+    def snapshot(self):
+        """{label: its trials}, read once per pass of the loop."""
+        return {label: study.get_trials(deepcopy=False) for label, study in self.studies.items()}
 
-    def _enqueue_seeds(self, label):
-        study = self.studies[label]
-        for params, attrs in schedule.seed_reruns(self.spec, study.get_trials(deepcopy=False)):
-            study.enqueue_trial(params, user_attrs=attrs)
+    def actions(self, trials):
+        return {label: schedule.next_action(self.spec, self.variants[label], ts)
+                for label, ts in trials.items()}
 
-    def _enqueue_retries(self, label):
-        """Queue again this variant's failed grid points and re-runs (see schedule.retries)."""
-        study = self.studies[label]
-        again, exhausted = schedule.retries(self.spec, study.get_trials(deepcopy=False))
-        for params, attrs in again:
-            study.enqueue_trial(params, user_attrs=attrs)
-        for key, n in exhausted:
-            if (label, key) not in self._given_up:
-                self._given_up.add((label, key))
+    def _enqueue(self, label, queued):
+        for params, attrs in queued:
+            self.studies[label].enqueue_trial(params, user_attrs=attrs)
+
+    def _log_given_up(self, trials):
+        """Keys failed more than ``max_retry`` times (see schedule.retries), once per run."""
+        for label, ts in trials.items():
+            for key, n in schedule.retries(self.spec, ts)[1]:
                 self.log(f"study {self.name}: {label} {key} failed {n} times (max_retry "
                          f"{self.spec['max_retry']}); not queued again")
 
@@ -317,23 +312,26 @@ class Worker:
     def _run(self, max_trials, max_failures):
         import optuna
         finished = failures = 0
-        self._given_up = set()
         self._warn_if_oversubscribed()
         checked = False
         while max_trials is None or finished < max_trials:
-            for label in self.studies:
-                self._enqueue_retries(label)
-            actions = self.actions()
+            trials = self.snapshot()
+            actions = self.actions(trials)
             runnable = [label for label, a in actions.items() if a == schedule.RUN]
-            seeding = [label for label, a in actions.items() if a == schedule.ENQUEUE_SEEDS]
-            if runnable:
+            if schedule.RETRY in actions.values() or schedule.ENQUEUE_SEEDS in actions.values():
+                for label, action in actions.items():
+                    if action == schedule.RETRY:
+                        self._enqueue(label, schedule.retries(self.spec, trials[label])[0])
+                    elif action == schedule.ENQUEUE_SEEDS:
+                        self._enqueue(label, schedule.seed_reruns(self.spec, trials[label]))
+            elif runnable:
                 if not checked:
                     self.check_inputs()
                     checked = True
                 # spread workers over variants: the one with the fewest finished trials first
                 label = min(runnable, key=lambda lb: (len(schedule.counted(
-                    self.studies[lb].get_trials(deepcopy=False),
-                    states=(optuna.trial.TrialState.COMPLETE,))), self.labels.index(lb)))
+                    trials[lb], states=(optuna.trial.TrialState.COMPLETE,))),
+                    self.labels.index(lb)))
                 try:
                     trial = self.run_one(label)
                 except KeyboardInterrupt:
@@ -355,12 +353,10 @@ class Worker:
                              f"{self.spec['scoring']['metric']} {trial.value:.4g} "
                              f"(step {trial.user_attrs.get('best_step')}); "
                              f"{done}/{planned} trials done")
-            elif seeding:
-                for label in seeding:
-                    self._enqueue_seeds(label)
             elif schedule.WAIT in actions.values():
                 time.sleep(self.poll)
                 self._fail_stale()
             else:
+                self._log_given_up(trials)
                 break
         return finished

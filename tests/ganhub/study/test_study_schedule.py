@@ -202,3 +202,7 @@ def test_failed_queued_trials_are_retried_until_max_retry():
     again, exhausted = schedule.retries(spec, trials + [T(10, F, key="grid:0:0"),
                                                         T(11, F, key="grid:0:0")])
     assert again == [] and sorted(exhausted) == [("grid:0:0", 3), ("grid:3:0", 3)]
+    # the worker's next step: RETRY while something is to be queued again, never once given up
+    assert schedule.next_action(spec, VARIANT, trials) == schedule.RETRY
+    given_up = trials + [T(10, F, key="grid:0:0"), T(11, F, key="grid:0:0")]
+    assert schedule.next_action(spec, VARIANT, given_up) != schedule.RETRY
