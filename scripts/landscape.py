@@ -21,6 +21,7 @@ heartbeat check and resumed from its run folder when that folder still exists; a
 is queued again by the worker itself (up to the spec's max_retry times).
 """
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -194,39 +195,46 @@ def cmd_status(args):
     return 0
 
 
-def _snapshot_copy(db=None):
-    """A temp copy of the committed snapshot: optuna may write to a database it opens."""
+@contextlib.contextmanager
+def snapshot_url(db=None):
+    """The URL of a temp copy of the committed snapshot (or ``db``): optuna may write to a
+    database it opens."""
     tmpdir = Path(tempfile.mkdtemp(prefix="landscape-"))
-    return tmpdir, backup(db or SNAPSHOT, tmpdir / "study.db")
+    try:
+        yield sqlite_url(backup(db or SNAPSHOT, tmpdir / "study.db"))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def collect_all(db=None):
     """{study name: (spec, labels, {label: [Record]})} from the snapshot (or ``db``)."""
+    with snapshot_url(db) as url:
+        return _collect(url)
+
+
+def _collect(url):
     from ganhub.study.results import collect
-    tmpdir, copy = _snapshot_copy(db)
-    try:
-        out = {}
-        for name, _, _, _ in STUDIES:
-            spec, labels, _, records = collect(sqlite_url(copy), name)
-            out[name] = (spec, labels, records)
-        return out
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    out = {}
+    for name, _, _, _ in STUDIES:
+        spec, labels, _, records = collect(url, name)
+        out[name] = (spec, labels, records)
+    return out
+
+
+def write_reports(url, results):
+    """Each study's report from ``url`` and findings.md from ``results`` (``_collect(url)``)."""
+    import landscape_findings as findings
+    from ganhub.study.report import write_report
+    for name, _, _, folder in STUDIES:
+        write_report(url, name, DOCS / folder)
+        print(f"report of {name}: {DOCS / folder}/report.md")
+    (DOCS / "findings.md").write_text(findings.render(results, *extras()), encoding="utf-8")
+    print(f"findings: {DOCS / 'findings.md'}")
 
 
 def cmd_report(args):
-    import landscape_findings as findings
-    from ganhub.study.report import write_report
-    tmpdir, copy = _snapshot_copy(args.db)
-    try:
-        for name, _, _, folder in STUDIES:
-            write_report(sqlite_url(copy), name, DOCS / folder)
-            print(f"report of {name}: {DOCS / folder}/report.md")
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-    text = findings.render(collect_all(args.db), *extras())
-    (DOCS / "findings.md").write_text(text, encoding="utf-8")
-    print(f"findings: {DOCS / 'findings.md'}")
+    with snapshot_url(args.db) as url:
+        write_reports(url, _collect(url))
     return 0
 
 
@@ -346,19 +354,25 @@ def zoo_size(zoo_dir=ZOO_DIR):
     return sum(f.stat().st_size for f in Path(zoo_dir).rglob("*") if f.is_file())
 
 
-def cmd_zoo(args):
-    catalog = build_zoo(collect_all(args.db))   # the committed snapshot: the zoo matches it
+def publish_zoo(results):
+    catalog = build_zoo(results)
     print(f"{len(catalog['models'])} models in {ZOO_CATALOG.relative_to(ROOT)}; "
           f"{ZOO_DIR.relative_to(ROOT)} holds {zoo_size() / 1e6:.2f} MB")
+
+
+def cmd_zoo(args):
+    publish_zoo(collect_all(args.db))   # the committed snapshot: the zoo matches it
     return 0
 
 
 def cmd_results(args):
-    """snapshot, then report and zoo from it: what a commit of results holds."""
+    """snapshot, then report and zoo from one read of it: what a commit of results holds."""
     cmd_snapshot(args)
-    args.db = None
-    cmd_report(args)
-    return cmd_zoo(args)
+    with snapshot_url() as url:
+        results = _collect(url)
+        write_reports(url, results)
+    publish_zoo(results)
+    return 0
 
 
 def main(argv=None):
