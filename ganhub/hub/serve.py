@@ -237,6 +237,7 @@ p.intro{{margin:.3rem 0 1rem;overflow-wrap:anywhere}}
 .card{{background:#fff;border:1px solid #ddd;border-radius:8px;padding:1rem;min-width:0;
   overflow-wrap:anywhere}}
 .card h2{{font-size:1.2rem;margin:0 0 .6rem}}
+h2.section{{font-size:1.3rem;margin:1.5rem 0 .5rem}}
 .card img{{display:block;width:100%;image-rendering:pixelated;background:#eee}}
 table{{border-collapse:collapse;font-size:.9rem;width:100%;margin-top:.7rem}}
 td{{padding:.15rem .6rem .15rem 0;vertical-align:top}}
@@ -403,7 +404,7 @@ def _references_section(references, base):
                      f'<h2>{name}</h2><table class="metadata">{"".join(meta)}</table>'
                      f'<code class="load">{esc(use)}</code>'
                      f'<button class="copy" type="button">copy</button></div>')
-    return (f'<h1 style="margin-top:1.5rem">reference statistics</h1>\n'
+    return (f'<h2 class="section" id="references">reference statistics</h2>\n'
             f'<div class="cards">\n{chr(10).join(cards)}\n</div>\n')
 
 

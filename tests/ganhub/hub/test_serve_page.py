@@ -47,6 +47,16 @@ def _scored_module(source, target):
     return target
 
 
+def _reference(path):
+    """A reference file (the served page lists it with its 64-hex sha256, a long line)."""
+    from ganhub.metrics.stats import FeatureStats, ReferenceStats
+    features = np.random.default_rng(0).normal(size=(40, 6))
+    ReferenceStats.from_stats(FeatureStats.from_features(features, keep=40),
+                              extractor_id="fid_inception_offline",
+                              extractor_sha256=settings.FID_INCEPTION_SHA256, resize="legacy",
+                              dataset="fashion_mnist_32", split="test").save(path)
+
+
 @pytest.fixture(scope="module")
 def chromium():
     path = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
@@ -61,6 +71,7 @@ def page_hub(modules, tmp_path, cache):
     served.mkdir()
     shutil.copy(modules["tiny_tgz"], served / "tiny.tar.gz")
     _scored_module(modules["tiny_dir"], served / "scored-with-a-rather-long-module-name-to-wrap")
+    _reference(served / "fashion_mnist_32-test-with-a-long-reference-name.npz")
     hub = Hub(served, host="127.0.0.1", port=0)
     threading.Thread(target=hub.serve_forever, daemon=True).start()
     yield hub
@@ -154,6 +165,7 @@ def test_page_fits_phone_and_desktop_windows(page_hub, chromium, width, height, 
     assert body.get("data-ready") == "yes", "the page's script did not run"
     assert body.get("data-overflow") == "0", f"{body.get('data-overflow')} elements overflow"
     assert dom.count('data-samples="loaded"') == 2
+    assert dom.count('class="card reference"') == 1 and 'id="references"' in dom
     shot = _chromium_screenshot(chromium, f"{page_hub.url}/", width, height,
                                 tmp_path / f"page-{width}.png", tmp_path)
     assert shot.shape[:2] == (height, width)

@@ -190,6 +190,8 @@ def test_served_page_shows_the_reference_and_how_to_use_it(served):
     """The page lists reference files beside the models: what they hold, and the command line."""
     page = _get(f"{served['url']}/")
     assert "2 model(s), 1 reference file(s)" in page
+    assert page.index('<h2 class="section" id="references">reference statistics</h2>') < (
+        page.index('id="reference-cifar10-test-70"'))
     card = page[page.index('id="reference-cifar10-test-70"'):]
     card = card[:card.index("</div>")]
     assert "70 cifar10 test images" in card and "legacy" in card
