@@ -14,7 +14,8 @@ from PIL import Image
 
 from ganhub import describe, settings
 from ganhub.cli import main
-from ganhub.hub.serve import Hub, format_score
+from ganhub.hub.page import format_score
+from ganhub.hub.serve import Hub
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",

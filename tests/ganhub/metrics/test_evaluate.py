@@ -288,7 +288,7 @@ def test_protocol_readers_take_junk_metadata(junk):
     """A module's metadata is untrusted: the readers behind `ganhub info` and the served page
     describe whatever shape they get, one line, no exception."""
     from ganhub import describe
-    from ganhub.hub.serve import protocol_sentence
+    from ganhub.hub.page import protocol_sentence
     line = describe.summarize_protocol(junk)
     assert isinstance(line, str) and "\n" not in line and "generated" in line
     short, details = protocol_sentence(junk)
