@@ -4,6 +4,7 @@ import datetime
 
 from ganhub import __version__, settings
 from ganhub.module_format import validate  # noqa: F401  (export.validate, the writer's check)
+from ganhub.training.data import dataset_info
 
 def lr_schedule(config):
     """The learning-rate schedule in words (training/optim.py has the formula)."""
@@ -12,20 +13,12 @@ def lr_schedule(config):
     return f"{config.lr_decay} decay from D step {config.lr_decay_start} to {config.steps}"
 
 
-# The study's reference counts (spec §7.1): 10,000 test images, 3,000 for CelebA-HQ.
-REFERENCE_COUNTS = {"celebahq128": 3000}
-
-
 def reference_of(config):
     """The reference a module of ``config`` is compared with: the data name ganhub.metrics.data
     reads its data set by (at the training resolution), the test split, the study's count."""
-    name = config.dataset
-    if name in ("fashion_mnist", "mnist") and config.resolution != 28:
-        name = f"{name}_{config.resolution}"
-    elif name == "image_folder" and config.resolution != 32:
-        name = f"image_folder_{config.resolution}"
-    return {"dataset": name, "split": "test",
-            "num_samples": REFERENCE_COUNTS.get(config.dataset, 10_000)}
+    info = dataset_info(config.dataset)
+    return {"dataset": info.reference_name(config.resolution), "split": "test",
+            "num_samples": info.reference_count}
 
 
 def build(config, state, name, spec):

@@ -464,25 +464,50 @@ def _image_folder(split, data_dir, resolution=None):
                           files=files, mode="square_resize")
 
 
-DATASETS = {
-    "fashion_mnist": _fashion_mnist,
-    "mnist": _mnist,
-    "cifar10": _cifar10,
-    "celebahq128": _celebahq128,
-    "lsun_bedroom": _lsun_bedroom,
-    "image_folder": _image_folder,
-}
+@dataclasses.dataclass(frozen=True)
+class DataSetInfo:
+    """What is known of a data set without reading it: the one declaration the training presets,
+    the reference data names (ganhub.metrics.data) and the module metadata derive from."""
+    name: str
+    read: object                 # (split, data_dir, resolution) -> Dataset | IndexedDataset
+    channels: int
+    native: int                  # the size its reader gives by default; its reference name's size
+    study_resolution: int        # what the study's models train at (training.presets)
+    padded: tuple = ()           # other sizes the reader gives, each a reference name <name>_<size>
+    any_size: bool = False       # image folders: any size, as reference name <name>_<size>
+    reference_count: int = 10_000  # test images in the study's reference (spec §7.1)
+
+    def reference_name(self, resolution):
+        """The reference data name of this data set at ``resolution`` (ganhub.metrics.data)."""
+        if resolution != self.native and (self.any_size or resolution in self.padded):
+            return f"{self.name}_{resolution}"
+        return self.name
+
+
+DATASETS = {d.name: d for d in (
+    # Fashion-MNIST and MNIST: 28x28 native (compare_gan v2); the study pads them to 32.
+    DataSetInfo("fashion_mnist", _fashion_mnist, 1, 28, 32, padded=(32,)),
+    DataSetInfo("mnist", _mnist, 1, 28, 32, padded=(32,)),
+    DataSetInfo("cifar10", _cifar10, 3, 32, 32),
+    DataSetInfo("celebahq128", _celebahq128, 3, 128, 128, reference_count=3000),
+    DataSetInfo("lsun_bedroom", _lsun_bedroom, 3, 128, 128),
+    DataSetInfo("image_folder", _image_folder, 3, 32, 32, any_size=True),
+)}
+
+
+def dataset_info(name):
+    """The DataSetInfo of ``name``; ConfigError naming the choices for an unknown one."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
 
 
 def load_dataset(name, split="train", data_dir="", resolution=None):
     """The ``split`` ("train" or "test") of data set ``name``; ``resolution`` is used by
     image_folder, and by mnist/fashion_mnist (28: native size, else zero-padded to 32); the others
     have a fixed size."""
-    try:
-        loader = DATASETS[name]
-    except KeyError:
-        raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
-    return loader(split, data_dir, resolution)
+    return dataset_info(name).read(split, data_dir, resolution)
 
 
 def shuffled_indices(seed, step, batch_size, n):
@@ -562,13 +587,6 @@ class ArrayBatches:
         return _stream(self, start, stop)
 
 
-# Channels of each data set's images, known without reading the data (for build_models).
-CHANNELS = {"fashion_mnist": 1, "mnist": 1, "cifar10": 3, "celebahq128": 3, "lsun_bedroom": 3,
-            "image_folder": 3}
-
-
 def channels_of(name):
-    try:
-        return CHANNELS[name]
-    except KeyError:
-        raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(CHANNELS)}") from None
+    """Channels of data set ``name``'s images, known without reading the data (for build_models)."""
+    return dataset_info(name).channels

@@ -24,6 +24,7 @@ CIFAR-10, CelebA-HQ and LSUN-Bedroom only), in ``OFFLINE_PRESETS``:
 --list-presets`).
 """
 from ganhub.training.config import Config
+from ganhub.training.data import DATASETS
 
 from ganhub.errors import ConfigError
 
@@ -31,12 +32,11 @@ from ganhub.errors import ConfigError
 # started (training.steps.choose_jit; the ranking depends on the CPU).
 _STUDY = {"batch_size": 64, "z_dim": 128, "checkpoint_every": 20_000, "penalty": "none",
           "penalty_lambda": 0.0, "loss": "ns", "disc_iters": 1, "jit_compile": "auto"}
-_DATA = {"cifar10": 32, "celebahq128": 128, "lsun_bedroom": 128, "fashion_mnist": 32, "mnist": 32}
 
 
 def _line(arch, dataset, steps, d_norm, lr, b1, b2, seed, *, penalty="none", lam=0.0, loss="ns",
           disc_iters=1):
-    return {**_STUDY, "architecture": arch, "dataset": dataset, "resolution": _DATA[dataset],
+    return {**_STUDY, "architecture": arch, "dataset": dataset, "resolution": DATASETS[dataset].study_resolution,
             "steps": steps, "d_norm": d_norm, "learning_rate": lr, "beta1": b1, "beta2": b2,
             "seed": seed, "penalty": penalty, "penalty_lambda": lam, "loss": loss,
             "disc_iters": disc_iters, "keep_checkpoints": steps // 20_000 + 1}

@@ -16,7 +16,8 @@ are, as a training config's ``data_dir`` (empty: the data set's default location
 
 Paths are other people's images used as they are: an ``.npz`` (key ``images``) or a folder of
 same-sized images (all of them, sorted by name; no split, no resize).
-This module imports no TensorFlow; the data set readers import it when called.
+This module imports no TensorFlow; the data set readers import it when called. The names derive
+from ganhub.training.data.DATASETS.
 """
 import hashlib
 import numbers
@@ -28,22 +29,18 @@ import numpy as np
 
 from ganhub.errors import DataSourceError, GanhubError
 from ganhub.fileio import sha256_file
+from ganhub.training.data import DATASETS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
-# Reference name → (training data set, resolution). The first of each data set is its native size.
-DATA_NAMES = {
-    "fashion_mnist": ("fashion_mnist", 28),
-    "fashion_mnist_32": ("fashion_mnist", 32),
-    "mnist": ("mnist", 28),
-    "mnist_32": ("mnist", 32),
-    "cifar10": ("cifar10", 32),
-    "celebahq128": ("celebahq128", 128),
-    "lsun_bedroom": ("lsun_bedroom", 128),
-    "image_folder": ("image_folder", 32),
-}
+# Reference name → (training data set, resolution), from the data sets' one declaration: each
+# set's native size under its own name, the other sizes its reader gives as <name>_<size>.
+DATA_NAMES = {name: (info.name, size) for info in DATASETS.values()
+              for name, size in [(info.name, info.native)]
+              + [(info.reference_name(p), p) for p in info.padded]}
 DATA_SPLITS = ("test", "train")
-_FOLDER_AT = re.compile(r"image_folder_(\d{1,4})$")
+_ANY_SIZE_AT = re.compile(r"(%s)_(\d{1,4})$" % "|".join(
+    re.escape(info.name) for info in DATASETS.values() if info.any_size))
 
 
 def data_set_of(name):
@@ -51,9 +48,9 @@ def data_set_of(name):
     name = str(name).replace("-", "_")
     if name in DATA_NAMES:
         return DATA_NAMES[name]
-    m = _FOLDER_AT.match(name)
-    if m and int(m.group(1)) > 0:
-        return "image_folder", int(m.group(1))
+    m = _ANY_SIZE_AT.match(name)
+    if m and int(m.group(2)) > 0:
+        return m.group(1), int(m.group(2))
     return None
 
 
