@@ -59,8 +59,8 @@ def register(subparsers):
 
     p = subparsers.add_parser("stats", help="compute reference statistics of real images")
     p.add_argument("data", nargs="?",
-                   help="data set name (fashion_mnist, fashion_mnist_32, mnist, cifar10, celebahq128, "
-                        "lsun_bedroom, image_folder[_N]), image folder, or .npz of images")
+                   help=f"data set name ({', '.join(DATA_NAMES)}, image_folder_N), image "
+                        f"folder, or .npz of images")
     p.add_argument("--split", default="test", help="data set split (default test, as the study)")
     p.add_argument("--data-dir", help="where the data set's files are (as a training config's "
                                       "data_dir; default: the data set's usual place)")
