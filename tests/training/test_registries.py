@@ -101,6 +101,21 @@ def test_architectures_are_declared_once():
             Config(architecture=name, resolution=resolution - 1)
 
 
+@pytest.mark.parametrize("module, cls, refused", [
+    ("sndcgan", "SNDCGANDiscriminator", "batch_norm"), ("dcgan", "DCGANDiscriminator", "layer_norm")])
+def test_a_discriminator_built_directly_takes_its_rows_norms_only(module, cls, refused):
+    """Built without a Config (export, tests), SNDCGAN and DCGAN still refuse a D norm
+    compare_gan's version asserts against: none/SN for SNDCGAN, none/BN/SN for DCGAN."""
+    import importlib
+    network = getattr(importlib.import_module(f"ganhub.training.architectures.{module}"), cls)
+    with pytest.raises(ValueError, match=refused):
+        network(32, 1, width=0.0625, normalization=refused)
+    accepted = {"sndcgan": ("none", "spectral_norm"),
+                "dcgan": ("none", "batch_norm", "spectral_norm")}[module]
+    for norm in accepted:
+        network(32, 1, width=0.0625, normalization=norm)
+
+
 def test_building_models_leaves_the_global_seed_alone():
     """build_models (training, load_generator, export) draws initial weights from config.seed
     without resetting TensorFlow's global seed, which belongs to the caller."""

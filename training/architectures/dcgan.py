@@ -1,6 +1,7 @@
 """DCGAN (spec §4.2): 5×5 stride-2 (de)convolutions; D normalization none, batch_norm or
 spectral_norm (compare_gan asserts exactly these three)."""
 import tensorflow as tf
+from ganhub.training.architectures import ARCHITECTURES
 from ganhub.training.architectures.interface import ExportableGenerator
 from ganhub.training.architectures.sndcgan import scaled
 from ganhub.training.layers import (BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, halvings,
@@ -38,7 +39,7 @@ class DCGANGenerator(ExportableGenerator, Network):
 class DCGANDiscriminator(Network):
     """4 × conv 5×5 s2 (64, 128, 256, 512), LeakyReLU 0.2, [BN on layers 2-4] → linear 1."""
 
-    NORMS = ("none", "batch_norm", "spectral_norm")
+    NORMS = ARCHITECTURES["dcgan"].d_norms
 
     def __init__(self, resolution, channels, width=1.0, normalization="none", name="discriminator"):
         super().__init__(name=name)

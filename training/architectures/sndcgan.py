@@ -1,5 +1,6 @@
 """SNDCGAN (spec §4.1): the DCGAN-like networks of the spectral-normalization paper."""
 import tensorflow as tf
+from ganhub.training.architectures import ARCHITECTURES
 from ganhub.training.architectures.interface import ExportableGenerator
 from ganhub.training.layers import (BatchNorm, Conv2D, Conv2DTranspose, Dense, Network, halvings,
                                     lrelu)
@@ -50,9 +51,10 @@ class SNDCGANDiscriminator(Network):
     def __init__(self, resolution, channels, width=1.0, normalization="spectral_norm",
                  name="discriminator"):
         super().__init__(name=name)
-        if normalization not in ("none", "spectral_norm"):
-            raise ValueError("SNDCGAN's discriminator supports d_norm 'none' or 'spectral_norm' "
-                             f"(as in compare_gan), got {normalization!r}")
+        if normalization not in ARCHITECTURES["sndcgan"].d_norms:
+            raise ValueError(f"SNDCGAN's discriminator supports d_norm "
+                             f"{', '.join(ARCHITECTURES['sndcgan'].d_norms)} (as in compare_gan), "
+                             f"got {normalization!r}")
         sn = normalization == "spectral_norm"
         self.convs = []
         in_ch = channels
