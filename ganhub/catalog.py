@@ -29,16 +29,17 @@ FILTER_KEYS = ("dataset", "architecture", "loss", "normalization", "penalty", "k
 # Entry kinds: "model" (the default) and "reference" (statistics; ganhub/metrics/references.py).
 KINDS = ("model", "reference")
 
-# Short names people type for the values the catalogs use.
-_ALIASES = {
-    "sn": "spectral_norm", "spectral": "spectral_norm", "ln": "layer_norm", "layer": "layer_norm",
-    "bn": "batch_norm", "batch": "batch_norm", "gp": "wgan_gp", "wgan-gp": "wgan_gp",
-    "wgan": "wgan_gp", "celeba": "celeba_hq_128", "celebahq": "celeba_hq_128",
-    "celeba_hq": "celeba_hq_128", "lsun": "lsun_bedroom_128", "lsun_bedroom": "lsun_bedroom_128",
-    "cifar": "cifar10", "non-saturating": "ns", "least-squares": "ls", "none": "none",
+# Short names people type for the values the catalogs use, per filter: "wgan" is a loss of its
+# own but, typed as a penalty, means WGAN-GP.
+ALIASES = {
+    "normalization": {"sn": "spectral_norm", "spectral": "spectral_norm", "ln": "layer_norm",
+                      "layer": "layer_norm", "bn": "batch_norm", "batch": "batch_norm"},
+    "penalty": {"gp": "wgan_gp", "wgan-gp": "wgan_gp", "wgan": "wgan_gp"},
+    "loss": {"non-saturating": "ns", "least-squares": "ls"},
+    "dataset": {"celeba": "celeba_hq_128", "celebahq": "celeba_hq_128",
+                "celeba_hq": "celeba_hq_128", "lsun": "lsun_bedroom_128",
+                "lsun_bedroom": "lsun_bedroom_128", "cifar": "cifar10"},
 }
-
-
 
 
 def is_url(text):
@@ -398,9 +399,9 @@ def all_entries():
     return [dict(e) for e in _CACHE[key]]
 
 
-def _canonical(value):
+def _canonical(key, value):
     value = str(value).strip().lower()
-    return _ALIASES.get(value, value)
+    return ALIASES.get(key, {}).get(value, value)
 
 
 def _field(entry, key):
@@ -415,10 +416,10 @@ def list_models(**filters):
     unknown = set(filters) - set(FILTER_KEYS)
     if unknown:
         raise TypeError(f"unknown filter(s) {sorted(unknown)}; use {', '.join(FILTER_KEYS)}")
-    wanted = {k: _canonical(v) for k, v in filters.items() if v is not None}
+    wanted = {k: _canonical(k, v) for k, v in filters.items() if v is not None}
     result = []
     for entry in all_entries():
-        if all(_field(entry, k) is not None and _canonical(_field(entry, k)) == v
+        if all(_field(entry, k) is not None and _canonical(k, _field(entry, k)) == v
                for k, v in wanted.items()):
             result.append(entry)
     return result

@@ -4,14 +4,19 @@ import argparse
 import json
 import sys
 
-from ganhub import settings
+from ganhub import catalog, settings
 from ganhub.errors import UnknownModelError
 
 
 def register(subparsers):
     p = subparsers.add_parser("list", help="list the models in the catalogs")
     for key in ("dataset", "architecture", "loss", "normalization", "penalty"):
-        p.add_argument(f"--{key}", help=f"only models with this {key}")
+        by_value = {}
+        for alias, value in catalog.ALIASES.get(key, {}).items():
+            by_value.setdefault(value, []).append(alias)
+        short = "; ".join(f"{'/'.join(a)} for {v}" for v, a in by_value.items())
+        p.add_argument(f"--{key}", help=f"only models with this {key}"
+                       + (f" (case-insensitive; {short})" if short else " (case-insensitive)"))
     p.add_argument("--kind", choices=("model", "reference"),
                    help="only models, or only reference statistics (default: both)")
     p.add_argument("--json", action="store_true", help="print the entries as JSON")

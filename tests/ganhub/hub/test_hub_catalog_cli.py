@@ -47,6 +47,12 @@ def test_filters_with_aliases(cache):
     assert [e["name"] for e in sn] == ["compare_gan/model_7_lsun_bedroom_resnet19",
                                        "compare_gan/model_8_lsun_bedroom_resnet19"]
     assert catalog.list_models(loss="ls", architecture="resnet_cifar") == []
+    # aliases are per filter: "wgan" is its own loss, and WGAN-GP only as a penalty
+    wgan = {e["name"] for e in catalog.list_models(loss="wgan", dataset="fashion_mnist")}
+    assert wgan == {f"fashion_mnist/sndcgan-wgan-{p}-{n}" for p in ("none", "wgan_gp")
+                    for n in ("none", "spectral_norm")}
+    assert catalog.list_models(loss="gp") == [] and catalog.list_models(loss="wgan_gp") == []
+    assert {e["penalty"]["type"] for e in catalog.list_models(penalty="wgan")} == {"wgan_gp"}
     with pytest.raises(TypeError):
         catalog.list_models(colour="red")
 
