@@ -63,7 +63,13 @@ def protocol_reference(protocol):
     if isinstance(ref, str) and ref:
         dataset, dash, split = ref.rpartition("-")
         if dash and dataset and split.isalpha() and "/" not in ref and not ref.endswith(".npz"):
-            return {"dataset": dataset, "split": split}
+            out = {"dataset": dataset, "split": split}
+            count = protocol.get("num_samples")
+            if "study" in protocol and isinstance(count, int) and not isinstance(count, bool):
+                # a study scores against the first num_samples images of a named data set
+                # (ganhub.study.evaluators: resolve_reference(reference, num_samples, ...))
+                out["num_samples"] = count
+            return out
         return {"name": ref}
     return {}
 

@@ -90,13 +90,14 @@ def test_zoo_scores_name_their_protocol_and_are_the_committed_results(committed,
             protocol = score["protocol"]
             assert protocol["num_samples"] == spec["scoring"]["num_samples"] == 2000
             ref = describe.protocol_reference(protocol)
-            assert (ref["dataset"], ref["split"]) == ("fashion_mnist_32", "test")
+            assert (ref["dataset"], ref["split"], ref["num_samples"]) == (
+                "fashion_mnist_32", "test", 2000)   # the study's first 2,000 test images
             assert describe.protocol_extractor(protocol) == "fid_inception_offline"
             assert protocol["resize"] == "legacy"
             assert protocol["metrics"] == ["fid", "kid"]
             assert score["source"] == "measured"
             # what `ganhub info` and model cards print for it
-            assert re.fullmatch(r"2,000 generated vs (2,000 )?fashion_mnist_32 test images, "
+            assert re.fullmatch(r"2,000 generated vs 2,000 fashion_mnist_32 test images, "
                                 r"fid_inception_offline( \(7ff4a85c3a63\))?, resize legacy, "
                                 r"seed 0(, KID blocks 2)?", describe.summarize_protocol(protocol))
         assert catalog.get_entry(entry["name"])["installed"] is True

@@ -200,6 +200,15 @@ def test_summarize_protocol():
     assert summarize_protocol(protocol) == (
         "10,000 generated vs 10,000 fashion_mnist_32 test images, fid_inception_offline "
         "(7ff4a85c3a63), resize legacy, seed 0, KID blocks 10")
+    # a study trial's short form: the reference by name; a study reads its first num_samples
+    # images (nothing says so outside a study)
+    short = {"num_samples": 2000, "seed": 0, "extractor": "fid_inception_offline",
+             "resize": "legacy", "reference": "fashion_mnist_32-test"}
+    assert summarize_protocol(short) == (
+        "2,000 generated vs fashion_mnist_32 test images, fid_inception_offline, resize legacy, "
+        "seed 0")
+    assert summarize_protocol({**short, "study": {"name": "s", "trial": 1}}).startswith(
+        "2,000 generated vs 2,000 fashion_mnist_32 test images, ")
     assert summarize_protocol("free text") == "free text"
     assert summarize_protocol(None) == "protocol not given"
 
