@@ -128,6 +128,19 @@ def test_study_reports_are_the_committed_results(committed):
             assert float(rows[label]["fid"]) == pytest.approx(b.value, rel=1e-9)
 
 
+def test_report_states_lambda_only_for_variants_with_a_penalty():
+    """The grid sets penalty_lambda for every variant; the report's setting column shows it only
+    where a penalty uses it."""
+    for _, _, _, folder in landscape.STUDIES:
+        text = (landscape.DOCS / folder / "report.md").read_text(encoding="utf-8")
+        table = text[text.index("## Best model per variant"):text.index("## Search trials")]
+        rows = [line for line in table.splitlines() if line.startswith("| ns-")]
+        assert rows
+        for row in rows:
+            penalty = row.split(" | ")[0].split("-")[1]
+            assert ("penalty_lambda=" in row) == (penalty != "none"), row
+
+
 class _R:
     """A finished search trial as findings.summary reads it."""
 

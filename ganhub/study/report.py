@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ganhub.fileio import atomic_path, write_text_atomic
 from ganhub.study import analysis
+from ganhub.study import spec as specs
 from ganhub.study.results import best, collect
 
 MIN_TOP = 5
@@ -72,9 +73,12 @@ def _seed_plot(spread, metric, path):
     return Path(path)
 
 
-def _setting_text(setting_json):
-    """'learning_rate=0.0003962, beta1=0.8386, disc_iters=4' (4 significant digits)."""
+def _setting_text(setting_json, variant=None):
+    """'learning_rate=0.0003962, beta1=0.8386, disc_iters=4' (4 significant digits); λ only for
+    a variant with a penalty (the grid sets it for every variant, where it is unused)."""
     setting = json.loads(setting_json)
+    if variant is not None and variant.get("penalty") == "none":
+        setting.pop("penalty_lambda", None)
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                      for k, v in setting.items()) or "-"
 
@@ -169,6 +173,7 @@ def write_report(url, name, out_dir, n_boot=1000):
              f"| variant | trial | {M} | " + "".join(f"{m.upper()} | " for m in also)
              + f"median {M} over seeds (n) | setting | module |",
              "|---|---|---|" + "---|" * len(also) + "---|---|---|"]
+    by_label = {specs.variant_label(v): v for v in specs.variants(spec)}
     for row in best_rows:
         label, number, value = row[0], row[1], float(row[2])
         extras = row[3:3 + len(also)]
@@ -176,7 +181,8 @@ def write_report(url, name, out_dir, n_boot=1000):
         med = f"{float(median):.4g} ({n})" if median else "-"
         lines.append(f"| {label} | {number} | {value:.4g} | "
                      + "".join(f"{float(e):.4g} | " if e else "- | " for e in extras)
-                     + f"{med} | {_setting_text(row[-4])} | {_relative(module, workdir)} |")
+                     + f"{med} | {_setting_text(row[-4], by_label.get(label))} | "
+                     f"{_relative(module, workdir)} |")
     lines += ["", "## Search trials per variant", "", f"| variant | trials | best {M} | median {M} |",
               "|---|---|---|---|"]
     for label, s in summary.items():
