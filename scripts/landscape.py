@@ -226,7 +226,8 @@ def write_reports(url, results):
     import landscape_findings as findings
     from ganhub.study.report import write_report
     for name, _, _, folder in STUDIES:
-        write_report(url, name, DOCS / folder)
+        write_report(url, name, DOCS / folder,   # no machine's path in the committed report
+                     workdir_shown=f"$LANDSCAPE_LIVE/ganhub-study/{name}")
         print(f"report of {name}: {DOCS / folder}/report.md")
     (DOCS / "findings.md").write_text(findings.render(results, *extras()), encoding="utf-8")
     print(f"findings: {DOCS / 'findings.md'}")

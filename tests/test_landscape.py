@@ -128,11 +128,15 @@ def test_study_reports_are_the_committed_results(committed):
             assert float(rows[label]["fid"]) == pytest.approx(b.value, rel=1e-9)
 
 
-def test_report_states_lambda_only_for_variants_with_a_penalty():
+def test_reports_state_lambda_only_with_a_penalty_and_no_machine_paths():
     """The grid sets penalty_lambda for every variant; the report's setting column shows it only
-    where a penalty uses it."""
+    where a penalty uses it. The committed files name the live folder as $LANDSCAPE_LIVE."""
     for _, _, _, folder in landscape.STUDIES:
         text = (landscape.DOCS / folder / "report.md").read_text(encoding="utf-8")
+        for csv_name in ("best.csv", "trials.csv"):
+            shipped = (landscape.DOCS / folder / csv_name).read_text(encoding="utf-8")
+            assert "/work/" not in shipped and "/tmp/" not in shipped, csv_name
+        assert "/work/" not in text and "/tmp/" not in text   # no machine's path
         table = text[text.index("## Best model per variant"):text.index("## Search trials")]
         rows = [line for line in table.splitlines() if line.startswith("| ns-")]
         assert rows

@@ -93,9 +93,16 @@ def _relative(path, workdir):
         return path
 
 
-def write_report(url, name, out_dir, n_boot=1000):
-    """Writes the report; returns {"files": [...], "best": [rows]}."""
+def write_report(url, name, out_dir, n_boot=1000, workdir_shown=None):
+    """Writes the report; returns {"files": [...], "best": [rows]}. ``workdir_shown``: how the
+    report names the study's folder (default: its path on this machine)."""
     spec, labels, workdir, records = collect(url, name)
+
+    def shown(module):
+        if not module or workdir_shown is None:
+            return module or ""
+        relative = _relative(module, workdir)
+        return relative if relative == module else f"{workdir_shown}/{relative}"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     metric, also = spec["scoring"]["metric"], spec["scoring"]["also"]
@@ -110,7 +117,7 @@ def write_report(url, name, out_dir, n_boot=1000):
                                "" if r.value is None else repr(r.value),
                                "" if r.best_step is None else r.best_step,
                                *["" if r.also.get(m) is None else repr(r.also[m]) for m in also],
-                               r.module or "", "" if r.seconds is None else round(r.seconds, 1)])
+                               shown(r.module), "" if r.seconds is None else round(r.seconds, 1)])
     path = out / "trials.csv"
     write_text_atomic(path, _csv(trial_rows, ["variant", "trial", "state", "phase", "seed",
                                               "setting", metric, "best_step", *also, "module",
@@ -129,7 +136,7 @@ def write_report(url, name, out_dir, n_boot=1000):
             best_rows.append([label, b.number, repr(b.value),
                               *["" if b.also.get(m) is None else repr(b.also[m]) for m in also],
                               b.best_step, b.seed, json.dumps(b.setting, sort_keys=True),
-                              "" if median is None else repr(median), len(seeds), b.module or ""])
+                              "" if median is None else repr(median), len(seeds), shown(b.module)])
     path = out / "best.csv"
     write_text_atomic(path, _csv(best_rows, ["variant", "trial", metric, *also, "best_step",
                                              "seed", "setting", f"median_{metric}_over_seeds",
@@ -168,7 +175,7 @@ def write_report(url, name, out_dir, n_boot=1000):
              f"({spec['scoring']['num_samples']} samples, reference "
              f"{spec['scoring']['reference'] or spec['scoring']['scorer']}), min over checkpoints "
              f"(a diverged checkpoint, FID NaN, counts as 31337 as in compare_gan). Modules and "
-             f"trial folders are under {workdir}.", "",
+             f"trial folders are under {workdir_shown or workdir}.", "",
              "## Best model per variant", "",
              f"| variant | trial | {M} | " + "".join(f"{m.upper()} | " for m in also)
              + f"median {M} over seeds (n) | setting | module |",
@@ -182,7 +189,7 @@ def write_report(url, name, out_dir, n_boot=1000):
         lines.append(f"| {label} | {number} | {value:.4g} | "
                      + "".join(f"{float(e):.4g} | " if e else "- | " for e in extras)
                      + f"{med} | {_setting_text(row[-4], by_label.get(label))} | "
-                     f"{_relative(module, workdir)} |")
+                     f"{_relative(module, workdir_shown or workdir)} |")
     lines += ["", "## Search trials per variant", "", f"| variant | trials | best {M} | median {M} |",
               "|---|---|---|---|"]
     for label, s in summary.items():
