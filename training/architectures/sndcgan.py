@@ -46,15 +46,15 @@ class SNDCGANDiscriminator(Network):
 
     Normalization: none or spectral_norm only (compare_gan asserts this); plain normal init."""
 
+    NORMS = ARCHITECTURES["sndcgan"].d_norms
     LAYERS = ((3, 64, 1), (4, 128, 2), (3, 128, 1), (4, 256, 2), (3, 256, 1), (4, 512, 2), (3, 512, 1))
 
     def __init__(self, resolution, channels, width=1.0, normalization="spectral_norm",
                  name="discriminator"):
         super().__init__(name=name)
-        if normalization not in ARCHITECTURES["sndcgan"].d_norms:
-            raise ValueError(f"SNDCGAN's discriminator supports d_norm "
-                             f"{', '.join(ARCHITECTURES['sndcgan'].d_norms)} (as in compare_gan), "
-                             f"got {normalization!r}")
+        if normalization not in self.NORMS:
+            raise ValueError(f"SNDCGAN's discriminator supports d_norm {', '.join(self.NORMS)} "
+                             f"(as in compare_gan), got {normalization!r}")
         sn = normalization == "spectral_norm"
         self.convs = []
         in_ch = channels
