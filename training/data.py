@@ -104,8 +104,13 @@ _MNIST_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ub
 
 
 def _idx_dataset(name, default_dir, source, split, data_dir, resolution=None):
-    # 28: native (compare_gan v2's MNIST/Fashion-MNIST); anything else: zero-padded to 32
-    size = 28 if resolution == 28 else 32
+    # sizes from the one declaration (DATASETS, below): native 28 (compare_gan v2's MNIST and
+    # Fashion-MNIST) or zero-padded; no resolution: the study's size
+    info = DATASETS[name]
+    size = info.study_resolution if resolution is None else resolution
+    if size not in (info.native, *info.padded):
+        sizes = " or ".join(str(s) for s in (info.native, *info.padded))
+        raise ConfigError(f"{name} comes at resolution {sizes}, not {resolution}")
     if split not in _MNIST_FILES:
         raise ConfigError(f"{name} has splits {', '.join(_MNIST_FILES)}, not {split!r}")
     directory = Path(data_dir) if data_dir else default_dir
@@ -113,10 +118,9 @@ def _idx_dataset(name, default_dir, source, split, data_dir, resolution=None):
     candidates = [directory / (stem + ".gz"), directory / stem]
     path = next((p for p in candidates if p.exists()), None)
     if path is None:
-        tfds_name = {"fashion_mnist": "fashion_mnist", "mnist": "mnist"}[name]
         if not data_dir and _tfds_available():
             images, provenance = _tfds_arrays(
-                tfds_name, split, local_hint=f", or put {candidates[0].name} in {directory}")
+                name, split, local_hint=f", or put {candidates[0].name} in {directory}")
             images = pad_to(images, size)
             provenance["preprocessing"] = _mnist_preprocessing(size)
             return Dataset(name, split, images, provenance)
@@ -471,8 +475,9 @@ class DataSetInfo:
     name: str
     read: object                 # (split, data_dir, resolution) -> Dataset | IndexedDataset
     channels: int
-    native: int                  # the size its reader gives by default; its reference name's size
-    study_resolution: int        # what the study's models train at (training.presets)
+    native: int                  # the size its images are stored at; its reference name's size
+    study_resolution: int        # what the study's models train at (training.presets); the
+                                 # size its reader gives when no resolution is asked
     padded: tuple = ()           # other sizes the reader gives, each a reference name <name>_<size>
     any_size: bool = False       # image folders: any size, as reference name <name>_<size>
     reference_count: int = 10_000  # test images in the study's reference (spec §7.1)

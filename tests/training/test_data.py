@@ -131,6 +131,16 @@ def test_idx_fashion_mnist_is_padded_to_32(fake_fashion_dir):
     assert ds.images[:, :2].max() == 0 and ds.images[:, -2:].max() == 0
 
 
+def test_idx_sizes_come_from_the_declaration(fake_fashion_dir):
+    raw = data.read_idx(next(fake_fashion_dir.glob("train-images*")))
+    native = data.load_dataset("fashion_mnist", "train", str(fake_fashion_dir), resolution=28)
+    np.testing.assert_array_equal(native.images[..., 0], raw)
+    padded = data.load_dataset("fashion_mnist", "train", str(fake_fashion_dir), resolution=32)
+    np.testing.assert_array_equal(padded.images[:, 2:30, 2:30, 0], raw)
+    with pytest.raises(ConfigError, match="fashion_mnist comes at resolution 28 or 32, not 64"):
+        data.load_dataset("fashion_mnist", "train", str(fake_fashion_dir), resolution=64)
+
+
 def test_batch_order_is_a_function_of_seed_and_step_on_disk_and_in_memory(tmp_path):
     images = _images(13, 16, 6)
     for i, x in enumerate(images):
