@@ -217,15 +217,19 @@ def tf_losses(g, d, real, z):
     return float(d_loss), float(g_loss)
 
 
-def main(path, steps):
+def _load_job(path):
+    """(steps, real, z, d_loss, g_loss) of the pickled job: the weights TF sent, its batch."""
     with open(path, "rb") as fh:
         job = pickle.load(fh)
     torch.set_num_threads(job["threads"])
     gw, dw = job["weights"]
     real, z = nchw(job["real"]), torch.from_numpy(job["z"])
     s = TorchSteps(gw, dw)
-    d_loss = float(s.d_loss(real, z)[0].detach())
-    g_loss = float(s.g_loss(z)[0].detach())
+    return s, real, z, float(s.d_loss(real, z)[0].detach()), float(s.g_loss(z)[0].detach())
+
+
+def main(path, steps):
+    s, real, z, d_loss, g_loss = _load_job(path)
     for _ in range(2):   # warm-up
         s.d_step(real, z)
         s.g_step(z)
@@ -242,14 +246,7 @@ def main(path, steps):
 
 
 def serve(path):
-    with open(path, "rb") as fh:
-        job = pickle.load(fh)
-    torch.set_num_threads(job["threads"])
-    gw, dw = job["weights"]
-    real, z = nchw(job["real"]), torch.from_numpy(job["z"])
-    s = TorchSteps(gw, dw)
-    d_loss = float(s.d_loss(real, z)[0].detach())
-    g_loss = float(s.g_loss(z)[0].detach())
+    s, real, z, d_loss, g_loss = _load_job(path)
     s.d_step(real, z)   # warm-up
     s.g_step(z)
     print(json.dumps({"d_loss": d_loss, "g_loss": g_loss, "threads": torch.get_num_threads()}),
