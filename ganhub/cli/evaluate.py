@@ -124,6 +124,8 @@ def check_stats(args):
         if args.split not in DATA_SPLITS and args.data.replace("-", "_") in DATA_NAMES:
             raise BadInputError(f"--split {args.split!r} is not a split of {args.data}; use "
                                 f"{' or '.join(DATA_SPLITS)}")
+        from ganhub.metrics.data import check_source
+        check_source(args.data, args.split)
     if not args.download_weights:
         check_extractor(args.extractor)
 

@@ -140,6 +140,27 @@ def dataset_images(name, split="test", num_samples=None, data_dir=None):
     return images, {k: v for k, v in described.items() if v is not None}
 
 
+def check_source(source, split="test"):
+    """What ``source`` is, without reading an image: "npz" (an .npz file), "folder" (a folder) or
+    "data" (a data set name with one of its splits). Anything else is a DataSourceError naming what
+    to pass, raised before TensorFlow is imported (the CLI checks input with it)."""
+    path = Path(str(source)).expanduser()
+    if path.suffix == ".npz" and path.is_file():
+        return "npz"
+    if path.is_dir():
+        return "folder"
+    if data_set_of(source):
+        if split not in DATA_SPLITS:
+            raise DataSourceError(f"{source} has splits {', '.join(DATA_SPLITS)}, not {split!r}")
+        return "data"
+    if path.suffix or "/" in str(source) or path.exists():
+        what = "is not an .npz of images or an image folder" if path.exists() else "not found"
+        raise DataSourceError(f"{source}: {what}; pass an existing .npz of images (key 'images'), "
+                              f"an image folder, or a data set name ({known_names()})")
+    raise DataSourceError(f"unknown data set {source!r}; pass a data set name "
+                          f"({known_names()}), an .npz of images (key 'images') or an image folder")
+
+
 def load_images(source, split="test", num_samples=None, data_dir=None):
     """First num_samples images (dataset order, as the study) → (uint8 NHWC, description dict).
 
@@ -149,11 +170,12 @@ def load_images(source, split="test", num_samples=None, data_dir=None):
                                     or not isinstance(num_samples, numbers.Integral)
                                     or num_samples <= 0):
         raise DataSourceError(f"num_samples must be a positive integer, got {num_samples!r}")
+    kind = check_source(source, split)
     path = Path(str(source)).expanduser()
-    if path.suffix == ".npz" and path.is_file():
+    if kind == "npz":
         images = _npz_images(path, num_samples)
         described = {"dataset": path.name, "split": None, "source_sha256": sha256_file(path)}
-    elif path.is_dir():
+    elif kind == "folder":
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:num_samples]
         if not files:
             raise DataSourceError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -162,17 +184,8 @@ def load_images(source, split="test", num_samples=None, data_dir=None):
         for p in files:
             digest.update(p.name.encode() + p.read_bytes())
         described = {"dataset": path.name, "split": None, "source_sha256": digest.hexdigest()}
-    elif data_set_of(source):
-        if split not in DATA_SPLITS:
-            raise DataSourceError(f"{source} has splits {', '.join(DATA_SPLITS)}, not {split!r}")
-        images, described = dataset_images(source, split, num_samples, data_dir)
-    elif path.suffix or "/" in str(source) or path.exists():
-        what = "is not an .npz of images or an image folder" if path.exists() else "not found"
-        raise DataSourceError(f"{source}: {what}; pass an existing .npz of images (key 'images'), "
-                              f"an image folder, or a data set name ({known_names()})")
     else:
-        raise DataSourceError(f"unknown data set {source!r}; pass a data set name "
-                              f"({known_names()}), an .npz of images (key 'images') or an image folder")
+        images, described = dataset_images(source, split, num_samples, data_dir)
     if num_samples is not None and len(images) < num_samples:
         raise DataSourceError(f"{source} has {len(images)} images, fewer than the {num_samples} asked for")
     return images, described

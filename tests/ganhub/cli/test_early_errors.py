@@ -36,6 +36,9 @@ CASES = [
     (["train", "--preset", "default_fashion_mnist", "--set", "loss=nope", "--model-dir", "{tmp}/r"],
      ["loss='nope'", "ns, mm, ls, wgan, hinge"]),
     (["train", "--preset", "nope", "--model-dir", "{tmp}/r"], ["unknown preset 'nope'"]),
+    (["stats", "fashion_mnist-valid"], ["unknown data set 'fashion_mnist-valid'", "fashion_mnist_32"]),
+    (["stats", "{tmp}/nope.npz"], ["nope.npz: not found", "image folder"]),
+    (["stats", "fashion_mnist", "--split", "dev"], ["'dev' is not a split", "test or train"]),
 ]
 
 # Runs every case in one interpreter: the error must come, and `tensorflow` must still be
