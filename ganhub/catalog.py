@@ -425,6 +425,21 @@ def list_models(**filters):
     return result
 
 
+def absent_filters(**filters):
+    """[(key, value, values the catalogs have for key)] for each given filter no entry matches on
+    its own: what to tell a user whose ``list_models`` came back empty."""
+    entries = all_entries()
+    absent = []
+    for key, value in filters.items():
+        if value is None or key not in FILTER_KEYS:
+            continue
+        have = sorted({_canonical(key, _field(e, key)) for e in entries
+                       if _field(e, key) is not None})
+        if _canonical(key, value) not in have:
+            absent.append((key, value, have))
+    return absent
+
+
 def names():
     return [e["name"] for e in all_entries()]
 

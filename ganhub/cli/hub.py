@@ -3,9 +3,10 @@ serve --no-samples."""
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ganhub import catalog, settings
-from ganhub.errors import UnknownModelError
+from ganhub.errors import BadInputError, UnknownModelError
 
 
 def register(subparsers):
@@ -54,7 +55,7 @@ def register(subparsers):
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--no-samples", action="store_true",
                    help="do not render sample grids (avoids loading TensorFlow)")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_serve, check=check_serve)
 
 
 def _port(text):
@@ -106,7 +107,9 @@ def cmd_list(args):
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     if not entries:
-        print("(no model matches)", file=sys.stderr)
+        why = "; ".join(f"no entry has {key} {value!r} (they have {', '.join(have)})"
+                        for key, value, have in catalog.absent_filters(**filters))
+        print(f"(no model matches{': ' + why if why else ''})", file=sys.stderr)
     return 0
 
 
@@ -289,6 +292,14 @@ def cmd_cache_prune(args):
         print(f"removed {path}")
     print(f"{len(removed)} leftover(s) removed")
     return 0
+
+
+def check_serve(args):
+    """The folder before TensorFlow is imported (rendering sample grids needs it)."""
+    if not Path(args.directory).expanduser().is_dir():
+        what = "does not exist" if not Path(args.directory).expanduser().exists() else "is a file"
+        raise BadInputError(f"{args.directory} {what}; give the folder of exported modules (.tar.gz "
+                            f"archives or SavedModel folders) to serve")
 
 
 def cmd_serve(args):

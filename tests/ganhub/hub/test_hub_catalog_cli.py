@@ -145,6 +145,19 @@ def test_list_filters_and_table(cache, capsys):
     assert "22.73" in out[1] and "wgan_gp (λ=1)" in out[1]  # catalog.format_penalty
 
 
+def test_an_empty_list_names_the_filter_value_no_entry_has(cache, capsys):
+    from ganhub import catalog as cat
+    losses = sorted({e["loss"] for e in cat.all_entries() if e.get("loss")})
+    assert main(["list", "--loss", "nsx", "--dataset", "cifar"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == ["NAME", "DATASET", "ARCH", "LOSS", "NORM", "PENALTY", "FID", "KID"]
+    # "cifar" is an alias of a data set the catalogs have: only the loss is named
+    assert captured.err.strip() == (f"(no model matches: no entry has loss 'nsx' (they have "
+                                    f"{', '.join(losses)}))")
+    assert main(["list", "--dataset", "cifar10", "--penalty", "l2"]) == 0  # each alone matches
+    assert capsys.readouterr().err.strip() == "(no model matches)"
+
+
 def test_info_says_unverified_and_unknown_name_fails(cache, capsys):
     assert main(["info", "compare_gan/model_3_lsun_bedroom_resnet19"]) == 0
     out = capsys.readouterr().out

@@ -81,6 +81,22 @@ def test_serve_port_out_of_range_is_a_usage_error(served, port, capsys):
     assert "--port" in err and "0..65535" in err and "Traceback" not in err
 
 
+def test_serve_of_a_missing_folder_is_one_line_before_tensorflow(tmp_path, subprocess_env):
+    import subprocess
+    import sys
+    code = ("import sys\nfrom ganhub.cli import main\nrc = main(['serve', sys.argv[1]])\n"
+            "print(rc, 'tensorflow' in sys.modules)")
+    for target, what in ((tmp_path / "nope", "does not exist"), (tmp_path / "f", "is a file")):
+        if what == "is a file":
+            target.write_text("x")
+        proc = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True,
+                              text=True, env=subprocess_env(tmp_path / "cache"), timeout=120)
+        assert proc.stdout.split() == ["1", "False"], proc.stderr
+        assert proc.stderr.strip() == (f"ganhub serve: error: {target} {what}; give the folder of "
+                                       f"exported modules (.tar.gz archives or SavedModel folders) "
+                                       f"to serve")
+
+
 def test_serve_no_samples_does_not_import_tensorflow(served, tmp_path, subprocess_env):
     code = ("import sys; from ganhub.cli import main; from ganhub.hub.serve import Hub; "
             "Hub.serve_forever = lambda self: None; "
