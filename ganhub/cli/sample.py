@@ -81,8 +81,9 @@ def register(sub):
                     "or one PNG per image (--out-dir, streamed, any number of images). "
                     "The same --seed gives the same images whatever --batch-size.")
     p.add_argument("model", help="model handle, e.g. 'default' (see `ganhub list`)")
-    p.add_argument("-n", "--num", type=positive_int, default=settings.SAMPLE_COUNT,
-                   help=f"number of images (default {settings.SAMPLE_COUNT})")
+    p.add_argument("-n", "--num", type=positive_int, default=None,
+                   help=f"number of images of the grid or --out-dir (default "
+                        f"{settings.SAMPLE_COUNT}; a walk has --walks × --steps)")
     p.add_argument("--seed", type=seed_int, default=settings.SAMPLE_SEED,
                    help=f"latent seed (default {settings.SAMPLE_SEED})")
     p.add_argument("--batch-size", type=positive_int, default=settings.SAMPLE_BATCH_SIZE,
@@ -125,6 +126,8 @@ def check(args):
     from ganhub.cli import walks
     if walks.wanted(args):
         walks.check_options(args)
+    elif args.num is None:
+        args.num = settings.SAMPLE_COUNT
     if not args.gif:
         _check_writable(args)
     check_model_handle(args.model, args.offline)

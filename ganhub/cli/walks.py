@@ -38,6 +38,13 @@ def check_options(args):
         raise BadInputError("--interpolate writes a grid image (-o) and --gif an animation; pick one")
     if args.interpolate and args.out_dir:
         raise BadInputError("--interpolate writes one grid image; use -o, not --out-dir")
+    flag = "--gif" if args.gif else "--interpolate"
+    if args.num is not None:
+        raise BadInputError(f"-n sets the images of a grid or --out-dir; {flag} makes --walks × "
+                            f"--steps images (now {args.walks} × {args.steps}): drop -n")
+    if args.ncols is not None:
+        layout = "writes frames, not a grid" if args.gif else "has --steps columns"
+        raise BadInputError(f"--ncols sets a grid's columns; {flag} {layout}: drop --ncols")
     if args.steps < 2:
         raise BadInputError(f"--steps must be at least 2 (a walk includes both endpoints), got {args.steps}")
     if args.gif:

@@ -112,9 +112,12 @@ def test_out_dir_streams_the_same_images_as_sample(exported, tmp_path, capsys):
     np.testing.assert_array_equal(got, expected)
 
 
-def test_settings_hold_the_cli_defaults():
+def test_settings_hold_the_cli_defaults(tmp_path, monkeypatch):
     from ganhub import settings
     from ganhub.cli import build_parser
+    monkeypatch.chdir(tmp_path)  # the default -o samples.png is checked for writing here
     args = build_parser().parse_args(["sample", "default"])
+    assert args.num is None  # unset, so a walk (--interpolate, --gif) can refuse an explicit -n
+    args.check(args)
     assert args.num == settings.SAMPLE_COUNT and args.seed == settings.SAMPLE_SEED
     assert json.dumps(settings.GRID_MAX_BYTES)  # a plain number
