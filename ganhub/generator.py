@@ -106,7 +106,8 @@ class Generator:
 
     @property
     def name(self):
-        return self.metadata.get("name") or self.entry.get("name") or (self.path and self.path.name)
+        """The catalog name it was loaded by, else the name its metadata gives, else its folder."""
+        return self.entry.get("name") or self.metadata.get("name") or (self.path and self.path.name)
 
     def __repr__(self):
         return (f"Generator({self.name!r}, z_dim={self.z_dim}, image_shape={self.image_shape}, "

@@ -66,6 +66,7 @@ def test_zoo_entries_load_offline_and_sample(monkeypatch, zoo):
     for entry in zoo["models"]:
         assert entry["name"] in listed
         generator = ganhub.load(entry["name"])
+        assert generator.name == entry["name"]  # the name it was loaded by, not the trial's
         images = np.asarray(generator.sample(6, seed=1))
         assert images.shape == (6, 32, 32, 1)
         assert images.dtype == np.uint8
