@@ -296,8 +296,9 @@ def cmd_cache_prune(args):
 
 def check_serve(args):
     """The folder before TensorFlow is imported (rendering sample grids needs it)."""
-    if not Path(args.directory).expanduser().is_dir():
-        what = "does not exist" if not Path(args.directory).expanduser().exists() else "is a file"
+    directory = Path(args.directory).expanduser()
+    if not directory.is_dir():
+        what = "is a file" if directory.exists() else "does not exist"
         raise BadInputError(f"{args.directory} {what}; give the folder of exported modules (.tar.gz "
                             f"archives or SavedModel folders) to serve")
 

@@ -151,7 +151,8 @@ def check_source(source, split="test"):
         return "folder"
     if data_set_of(source):
         if split not in DATA_SPLITS:
-            raise DataSourceError(f"{source} has splits {', '.join(DATA_SPLITS)}, not {split!r}")
+            raise DataSourceError(f"{split!r} is not a split of {source}; use split "
+                                  f"{' or '.join(DATA_SPLITS)}")
         return "data"
     if path.suffix or "/" in str(source) or path.exists():
         what = "is not an .npz of images or an image folder" if path.exists() else "not found"

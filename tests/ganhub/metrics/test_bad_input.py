@@ -84,6 +84,9 @@ def test_missing_and_corrupt_image_sources(tmp_path, images_npz):
         load_images(tmp_path / "notes.txt")
     with pytest.raises(DataSourceError, match="not a readable .npz of images"):
         load_images(_truncate(images_npz))
+    with pytest.raises(DataSourceError, match="'dev' is not a split of fashion_mnist; use split "
+                                              "test or train"):
+        load_images("fashion_mnist", split="dev")
 
 
 def test_image_folder_with_a_broken_or_odd_sized_image(tmp_path):
