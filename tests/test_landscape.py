@@ -152,7 +152,7 @@ class _R:
     def __init__(self, value, setting, train=60.0):
         self.state, self.phase, self.value, self.number = "COMPLETE", "search", value, setting
         self.setting, self.also, self.seconds = {"lr": setting}, {"kid": 0.01}, 90.0
-        self.timings = {"train": train}
+        self.timings, self.module = {"train": train}, None
 
 
 def _loss_study(spec):
@@ -181,6 +181,20 @@ def test_findings_compare_variants_on_the_settings_all_of_them_finished():
     text = "\n".join(landscape_findings.finding_losses(s))
     assert "not enough trials yet: no grid setting is finished by every compared variant" in text
     assert "holds" not in text
+
+
+def test_findings_are_final_only_when_every_grid_and_seed_re_run_is_done():
+    spec = {"grid": [{}, {}], "seeds": [0], "best_seeds": 2}
+    full = {"ns-none-none": [_R(10.0, 0), _R(20.0, 1)]}
+    title = lambda: landscape_findings.render(  # noqa: E731
+        {landscape_findings.SNDCGAN: (spec, list(full), full)}).splitlines()[0]
+    assert title().endswith("findings so far")        # the best setting has 1 of 2 seeds
+    rerun = _R(12.0, 0)
+    rerun.phase = "seeds"
+    full["ns-none-none"].append(rerun)
+    assert title().endswith("findings")
+    del full["ns-none-none"][1]                       # the grid is no longer complete
+    assert title().endswith("findings so far")
 
 
 def test_findings_count_a_regularizer_and_its_cost():
