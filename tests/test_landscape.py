@@ -114,6 +114,13 @@ def test_findings_are_generated_from_the_committed_results(committed):
     assert text == landscape_findings.render(committed, *landscape.extras())
 
 
+def test_readme_quotes_the_committed_zoo_against_default_measurement():
+    vs = json.loads((landscape.DOCS / "vs_default.json").read_text(encoding="utf-8"))
+    readme = " ".join((landscape.ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert (f"`{vs['zoo']['name']}`, scores FID {vs['zoo']['fid']:.2f} at 10k against the "
+            f"default's {vs['default']['fid']:.2f}") in readme
+
+
 def test_study_reports_are_the_committed_results(committed):
     from ganhub.study.results import best
     for name, _, _, folder in landscape.STUDIES:
