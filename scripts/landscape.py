@@ -14,9 +14,10 @@ repository keeps docs/landscape/study.db, a snapshot taken with SQLite's backup 
 while workers write), which `work` restores on a machine that has no live database, and which
 `report` reads, so every number in docs/landscape/ comes from the committed file.
 
-The studies run one after the other, in STUDIES' order (the most informative first); within a
-study the worker spreads trials over the variants, so at any point every variant has run the same
-settings. A trial cut short (Ctrl-C, SIGTERM, a killed machine) is queued again by optuna's
+The studies run one after the other, in STUDIES' order (the most informative first); a worker
+that finds only other workers' trials left in a study moves on to the next study and comes back
+(so two workers keep both cores busy to the end). Within a study the worker spreads trials over
+the variants, so at any point every variant has run the same settings. A trial cut short (Ctrl-C, SIGTERM, a killed machine) is queued again by optuna's
 heartbeat check and resumed from its run folder when that folder still exists; a trial that raised
 is queued again by the worker itself (up to the spec's max_retry times).
 """
@@ -29,6 +30,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +41,7 @@ ZOO_CATALOG = ROOT / "ganhub" / "catalogs" / "fashion_mnist.json"
 ZOO_HANDLE = "ganhub:models/fashion_mnist/"
 COST = DOCS / "cost.json"              # benchmarks/regularization_cost.py --json
 VS_DEFAULT = DOCS / "vs_default.json"  # `vs-default`: the zoo's best against the default at 10k
+WAIT_SECONDS = 60   # `work`: the pause when every study waits on other workers' last trials
 
 # (study name, spec file, architecture, report folder), the order the workers run them in
 STUDIES = [
@@ -156,29 +159,47 @@ def cmd_work(args):
             _CHILD["proc"].send_signal(signal.SIGTERM)
         raise KeyboardInterrupt
 
+    from ganhub.cli.study import LEFT_WAITING
     signal.signal(signal.SIGTERM, stop)
     print(f"live database {live_db()}: {restore()}", flush=True)
     if not (code_dir() / "site").is_dir():
         print("note: no frozen code (python scripts/landscape.py freeze); workers import the "
               "working tree", flush=True)
     try:
-        for name, _, _, _ in STUDIES:
-            if args.study not in (None, name):
-                continue
-            for attempt in range(args.attempts):
-                rc = _ganhub("study", "worker", name, "--storage", str(live_db()),
-                             "--workdir", str(workdir(name)), nice=not args.no_nice)
-                if rc == 0:
-                    break
-                print(f"worker of {name} stopped with exit code {rc} (attempt {attempt + 1} of "
-                      f"{args.attempts})", flush=True)
-            else:
-                return rc
+        pending = [name for name, _, _, _ in STUDIES if args.study in (None, name)]
+        while pending:
+            waiting = []
+            for name in pending:
+                # a study whose last trials run on other workers is left for the next one and
+                # come back to; the last study left is waited on (nothing else to do meanwhile)
+                rc = _work_on(name, args, leave_when_waiting=len(pending) > 1)
+                if rc == LEFT_WAITING:
+                    waiting.append(name)
+                elif rc != 0:
+                    return rc
+            if waiting and waiting == pending:   # every study waits on other workers
+                time.sleep(WAIT_SECONDS)
+            pending = waiting
     except KeyboardInterrupt:
         if "proc" in _CHILD:
             _CHILD["proc"].wait()
         return 130
     return 0
+
+
+def _work_on(name, args, leave_when_waiting):
+    """One study's worker until it is done (0), left waiting (LEFT_WAITING) or failed
+    ``args.attempts`` times (its exit code)."""
+    from ganhub.cli.study import LEFT_WAITING
+    extra = ["--leave-when-waiting"] if leave_when_waiting else []
+    for attempt in range(args.attempts):
+        rc = _ganhub("study", "worker", name, "--storage", str(live_db()),
+                     "--workdir", str(workdir(name)), *extra, nice=not args.no_nice)
+        if rc in (0, LEFT_WAITING):
+            return rc
+        print(f"worker of {name} stopped with exit code {rc} (attempt {attempt + 1} of "
+              f"{args.attempts})", flush=True)
+    return rc
 
 
 def cmd_snapshot(args):

@@ -292,3 +292,31 @@ def test_zoo_against_default_says_when_a_better_zoo_model_came_since():
         r.module = "/m"
     records["b"][1].module = None   # no module (diverged): not in the zoo
     assert landscape_findings.zoo_best({"s": (None, ["a", "b"], records)}) == (74.5, "s", "b")
+
+
+@pytest.mark.parametrize("exits, expected, sleeps", [
+    # the first study's last trial runs elsewhere: on to the second, then back to wait on the first
+    ([75, 0, 0], [("fashion_mnist_sndcgan", True), ("fashion_mnist_dcgan_norms", True),
+                  ("fashion_mnist_sndcgan", False)], 0),
+    # both wait on other workers: pause, then both again
+    ([75, 75, 0, 0], [("fashion_mnist_sndcgan", True), ("fashion_mnist_dcgan_norms", True)] * 2, 1),
+    # a worker that keeps failing: its attempts, then its exit code
+    ([1, 1], [("fashion_mnist_sndcgan", True)] * 2, 0),
+])
+def test_work_moves_on_from_a_study_left_to_other_workers(monkeypatch, exits, expected, sleeps):
+    import argparse
+    import signal
+    calls, paused, codes = [], [], iter(exits)
+
+    def fake_ganhub(*args, nice=False):
+        assert args[:2] == ("study", "worker") and nice
+        calls.append((args[2], "--leave-when-waiting" in args))
+        return next(codes)
+
+    monkeypatch.setattr(landscape, "_ganhub", fake_ganhub)
+    monkeypatch.setattr(landscape, "restore", lambda: "kept")
+    monkeypatch.setattr(landscape.time, "sleep", paused.append)
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    args = argparse.Namespace(study=None, attempts=2, no_nice=False)
+    assert landscape.cmd_work(args) == exits[-1]
+    assert calls == expected and paused == [landscape.WAIT_SECONDS] * sleeps

@@ -8,6 +8,10 @@ from pathlib import Path
 
 from ganhub.errors import ConfigError
 
+# `worker --leave-when-waiting` stopped with trials still running elsewhere (sysexits' EX_TEMPFAIL:
+# come back later)
+LEFT_WAITING = 75
+
 _STORAGE_HELP = ("study database: a file path (SQLite, the default ./ganhub-studies.db, or "
                  "GANHUB_STUDY_STORAGE) or a URL such as postgresql://USER:PASS@HOST:5432/DB for "
                  "workers on several machines")
@@ -59,6 +63,11 @@ def register(sub):
     w.add_argument("--workdir", help="trial folders and modules (default: the study's)")
     w.add_argument("--max-trials", type=int, metavar="N",
                    help="stop after finishing N trials (default: when the budget is spent)")
+    w.add_argument("--leave-when-waiting", action="store_true",
+                   help=f"when nothing is left to start but other workers' trials still run, "
+                        f"stop with exit code {LEFT_WAITING} instead of waiting for them (one "
+                        f"may die and be queued again): for a script that serves several "
+                        f"studies and comes back")
     w.set_defaults(func=run_worker, check=check_worker)
 
     s = study.add_parser("status", help="trials done / running / failed / left, best, ETA",
@@ -160,9 +169,10 @@ def run_create(args):
 def run_worker(args):
     from ganhub.study.worker import Worker
     worker = Worker(args.name, args.storage_url, workdir=args.workdir)
-    n = worker.run(max_trials=args.max_trials)
-    print(f"worker finished {n} trial(s) of study {args.name}")
-    return 0
+    n = worker.run(max_trials=args.max_trials, leave_when_waiting=args.leave_when_waiting)
+    print(f"worker finished {n} trial(s) of study {args.name}"
+          + ("; other workers' trials still run" if worker.left_waiting else ""))
+    return LEFT_WAITING if worker.left_waiting else 0
 
 
 def run_status(args):

@@ -292,39 +292,45 @@ class Worker:
         for study in self.studies.values():
             optuna.storages.fail_stale_trials(study)
 
-    def run(self, max_trials=None, max_failures=3):
+    def run(self, max_trials=None, max_failures=3, leave_when_waiting=False):
         """Returns the number of trials this worker finished. SIGTERM stops it as Ctrl-C does
-        (the running trial is queued again at once)."""
+        (the running trial is queued again at once). ``leave_when_waiting``: when nothing is left
+        to start but other workers' trials still run (one may yet die and be queued again), stop
+        instead of waiting and set ``self.left_waiting``; for a caller with other studies to
+        serve, which comes back later."""
         import signal
         import threading
         if threading.current_thread() is not threading.main_thread():
-            return self._run(max_trials, max_failures)
+            return self._run(max_trials, max_failures, leave_when_waiting)
 
         def terminate(signum, frame):
             raise KeyboardInterrupt("SIGTERM")
 
         previous = signal.signal(signal.SIGTERM, terminate)
         try:
-            return self._run(max_trials, max_failures)
+            return self._run(max_trials, max_failures, leave_when_waiting)
         finally:
             signal.signal(signal.SIGTERM, previous)
 
-    def _run(self, max_trials, max_failures):
+    def _run(self, max_trials, max_failures, leave_when_waiting=False):
         import optuna
         finished = failures = 0
         self._warn_if_oversubscribed()
-        checked = False
+        checked = waited = False
+        self.left_waiting = False
         while max_trials is None or finished < max_trials:
             trials = self.snapshot()
             actions = self.actions(trials)
             runnable = [label for label, a in actions.items() if a == schedule.RUN]
             if schedule.RETRY in actions.values() or schedule.ENQUEUE_SEEDS in actions.values():
+                waited = False
                 for label, action in actions.items():
                     if action == schedule.RETRY:
                         self._enqueue(label, schedule.retries(self.spec, trials[label])[0])
                     elif action == schedule.ENQUEUE_SEEDS:
                         self._enqueue(label, schedule.seed_reruns(self.spec, trials[label]))
             elif runnable:
+                waited = False
                 if not checked:
                     self.check_inputs()
                     checked = True
@@ -354,8 +360,14 @@ class Worker:
                              f"(step {trial.user_attrs.get('best_step')}); "
                              f"{done}/{planned} trials done")
             elif schedule.WAIT in actions.values():
-                time.sleep(self.poll)
+                if leave_when_waiting and waited:   # dead workers' trials were failed: none
+                    self.left_waiting = True
+                    break
+                if not leave_when_waiting:
+                    time.sleep(self.poll)
                 self._fail_stale()
+                waited = True
+                continue
             else:
                 self._log_given_up(trials)
                 break

@@ -330,3 +330,40 @@ def test_a_trial_that_raised_is_run_again_in_its_run_folder(tmp_path, fake_fashi
     assert [t.state.name for t in _trials(db, "x")["ns-none-spectral_norm"]] == ["FAIL"] * 4
     (row,) = status(f"sqlite:///{db}", "x")["variants"]
     assert (row["done"], row["failed"], row["retried"]) == (0, 4, 0)   # given up: failed
+
+
+@pytest.mark.slow
+def test_a_worker_told_to_leave_when_waiting_stops_behind_a_live_trial_not_a_dead_one(
+        tmp_path, fake_fashion_dir, eager_functions, capsys):
+    """`worker --leave-when-waiting` (a script serving several studies): when only another
+    worker's trial is left it stops with exit code 75 instead of waiting; a trial whose worker is
+    dead (no heartbeat for grace_seconds) is failed and its copy run first."""
+    import time
+
+    from ganhub.study.worker import Worker
+    spec = tiny_spec(fake_fashion_dir)   # 2 grid trials, 1 s heartbeats, 4 s grace
+    db = tmp_path / "studies.db"
+    for name in ("live", "dead"):
+        assert cli(["study", "create", name, str(write_spec(tmp_path / "spec.json", spec)),
+                    "--storage", str(db)]) == 0
+    url = f"sqlite:///{db}"
+    live = next(iter(Worker("live", url, log=lambda m: None).studies.values())).ask()
+    capsys.readouterr()
+    started = time.monotonic()
+    assert cli(["study", "worker", "live", "--storage", str(db), "--leave-when-waiting"]) == 75
+    assert time.monotonic() - started < 60
+    assert "worker finished 1 trial(s) of study live; other workers' trials still run" in (
+        capsys.readouterr().out)
+    states = {t.number: t.state.name for t in _trials(db, "live")["ns-none-spectral_norm"]}
+    assert states == {live.number: "RUNNING", 1 - live.number: "COMPLETE"}
+
+    # both grid points taken: one by a dead worker (a last heartbeat, then silence), one live
+    worker = Worker("dead", url, log=lambda m: None)
+    study = next(iter(worker.studies.values()))
+    dead, live = study.ask(), study.ask()
+    worker.storage.record_heartbeat(dead._trial_id)
+    time.sleep(spec["grace_seconds"] + 1)
+    assert worker.run(leave_when_waiting=True) == 1 and worker.left_waiting
+    trials = _trials(db, "dead")["ns-none-spectral_norm"]
+    assert [t.state.name for t in trials] == ["FAIL", "RUNNING", "COMPLETE"]
+    assert trials[2].system_attrs["failed_trial"] == dead.number
