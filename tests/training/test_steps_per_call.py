@@ -69,6 +69,7 @@ def test_several_steps_per_call_equal_one_call_per_step(tmp_path, monkeypatch):
     assert set(many_result) == {"step", "wall_time", "d_loss", "penalty", "g_loss"}
 
 
+@pytest.mark.slow   # 11 s; the fast loop keeps the one-call equivalence and the end-to-end resume
 def test_resume_on_the_several_steps_path_is_exact(tmp_path):
     # (a linear decay over `steps` cannot be resumed with more steps: constant learning rate)
     straight, _ = _run(tmp_path, "straight", 4, lr_decay="none")
