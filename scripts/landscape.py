@@ -17,9 +17,10 @@ while workers write), which `work` restores on a machine that has no live databa
 The studies run one after the other, in STUDIES' order (the most informative first); a worker
 that finds only other workers' trials left in a study moves on to the next study and comes back
 (so two workers keep both cores busy to the end). Within a study the worker spreads trials over
-the variants, so at any point every variant has run the same settings. A trial cut short (Ctrl-C, SIGTERM, a killed machine) is queued again by optuna's
-heartbeat check and resumed from its run folder when that folder still exists; a trial that raised
-is queued again by the worker itself (up to the spec's max_retry times).
+the variants, so at any point every variant has run the same settings. A trial cut short (Ctrl-C,
+SIGTERM, a killed machine) is queued again by optuna's heartbeat check and resumed from its run
+folder when that folder still exists; a trial that raised is queued again by the worker itself (up
+to the spec's max_retry times).
 """
 import argparse
 import contextlib

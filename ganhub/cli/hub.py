@@ -3,10 +3,9 @@ serve --no-samples."""
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from ganhub import catalog, settings
-from ganhub.errors import BadInputError, UnknownModelError
+from ganhub.errors import UnknownModelError
 
 
 def register(subparsers):
@@ -296,11 +295,8 @@ def cmd_cache_prune(args):
 
 def check_serve(args):
     """The folder before TensorFlow is imported (rendering sample grids needs it)."""
-    directory = Path(args.directory).expanduser()
-    if not directory.is_dir():
-        what = "is a file" if directory.exists() else "does not exist"
-        raise BadInputError(f"{args.directory} {what}; give the folder of exported modules (.tar.gz "
-                            f"archives or SavedModel folders) to serve")
+    from ganhub.hub.serve import check_directory
+    check_directory(args.directory)
 
 
 def cmd_serve(args):

@@ -157,6 +157,17 @@ def _inside(path, root):
         return False
 
 
+def check_directory(directory):
+    """``directory`` as a Path if it is a folder, else an InvalidModuleError naming what it is
+    (TensorFlow-free: `ganhub serve` checks its argument with it)."""
+    path = Path(directory).expanduser()
+    if not path.is_dir():
+        what = "is a file" if path.exists() else "does not exist"
+        raise InvalidModuleError(f"{directory} {what}; give the folder of exported modules "
+                                 f"(.tar.gz archives or SavedModel folders) to serve")
+    return path
+
+
 def collect(directory, workdir, skipped=None):
     """ServedModel for every archive and SavedModel directory in ``directory``.
 
@@ -164,9 +175,7 @@ def collect(directory, workdir, skipped=None):
     unreadable archive, a link out of the folder) is skipped and reported on stderr and in
     ``skipped`` [(file name, reason)]; the others are served.
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise InvalidModuleError(f"{directory} is not a directory")
+    directory = check_directory(directory)
     root = directory.resolve()
     skipped = [] if skipped is None else skipped
 

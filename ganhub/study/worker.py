@@ -360,14 +360,15 @@ class Worker:
                              f"(step {trial.user_attrs.get('best_step')}); "
                              f"{done}/{planned} trials done")
             elif schedule.WAIT in actions.values():
-                if leave_when_waiting and waited:   # dead workers' trials were failed: none
+                # the last pass failed dead workers' trials and nothing became runnable: only
+                # live workers' trials are left
+                if leave_when_waiting and waited:
                     self.left_waiting = True
                     break
                 if not leave_when_waiting:
                     time.sleep(self.poll)
                 self._fail_stale()
                 waited = True
-                continue
             else:
                 self._log_given_up(trials)
                 break

@@ -97,6 +97,14 @@ def test_serve_of_a_missing_folder_is_one_line_before_tensorflow(tmp_path, subpr
                                        f"to serve")
 
 
+def test_the_api_refuses_a_missing_folder_as_the_cli_does(tmp_path):
+    from ganhub.errors import InvalidModuleError
+    from ganhub.hub.serve import Hub
+    with pytest.raises(InvalidModuleError, match=r"nope does not exist; give the folder of "
+                                                 r"exported modules"):
+        Hub(tmp_path / "nope", port=0, samples=False)
+
+
 def test_serve_no_samples_does_not_import_tensorflow(served, tmp_path, subprocess_env):
     code = ("import sys; from ganhub.cli import main; from ganhub.hub.serve import Hub; "
             "Hub.serve_forever = lambda self: None; "
